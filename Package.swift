@@ -1,0 +1,99 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Plugins are ordinary library targets under Plugins/<Name>. A plugin depends on TetherCore and its
+// own backend only; the list of built-ins lives in TetherServer/BuiltinPlugins.swift.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "tether",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tether", targets: ["tether"]),
+        .library(name: "TetherCore", targets: ["TetherCore"]),
+        .library(name: "TetherTesting", targets: ["TetherTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .target(
+            name: "TetherCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MemoryStore",
+            dependencies: [
+                "TetherCore",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Plugins/MemoryStore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TetherServer",
+            dependencies: [
+                "TetherCore",
+                "MemoryStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tether",
+            dependencies: [
+                "TetherServer",
+                "TetherCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TetherTesting",
+            dependencies: ["TetherCore", "MemoryStore"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tether-core-bench",
+            dependencies: ["TetherCore", "MemoryStore"],
+            path: "Benchmarks/CoreFanout",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TetherCoreTests",
+            dependencies: ["TetherCore", "TetherTesting", "MemoryStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MemoryStoreTests",
+            dependencies: ["MemoryStore", "TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TetherEndToEndTests",
+            dependencies: ["TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

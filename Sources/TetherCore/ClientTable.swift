@@ -1,0 +1,77 @@
+import Logging
+public import struct Foundation.Date
+
+/// Every client the relay knows, by id, and the sessions attached now. Owned by the relay's
+/// client lock.
+struct ClientTable: ~Copyable {
+    var records: [String: ClientRecord] = [:]
+    var sessions: [UInt64: Session] = [:]
+}
+
+/// One state change of a client, as the relay logs it.
+struct Transition: Sendable {
+    var event: ConnectionEvent
+    var record: ClientRecord
+    var previous: ConnectionState?
+    var sessionID: UInt64?
+    var message: String
+    var seq: UInt64?
+}
+
+extension Relay {
+    /// Logs each transition as one entry carrying the client's identity and state.
+    func emit(_ transitions: [Transition]) {
+        let time = now()
+        for transition in transitions {
+            let record = transition.record
+            var metadata: Logger.Metadata = [
+                LogKey.event: "\(transition.event.rawValue)",
+                LogKey.clientID: "\(record.id)",
+                LogKey.transport: "\(record.transport)",
+                LogKey.state: "\(record.state.rawValue)",
+                LogKey.remote: "\(record.remote)",
+                LogKey.quality: "\(Self.format(record.quality(now: time, configuration: configuration)))",
+            ]
+            if let session = transition.sessionID ?? record.sessionID { metadata[LogKey.connectionID] = "\(session)" }
+            if let previous = transition.previous { metadata[LogKey.previousState] = "\(previous.rawValue)" }
+            if let seq = transition.seq { metadata[LogKey.seq] = "\(seq)" }
+            if let rtt = record.rttSeconds { metadata[LogKey.latencyMilliseconds] = "\(Self.format(rtt * 1000))" }
+            let level: Logger.Level = switch transition.event {
+            case .resumeRefused, .slowConsumer, .replayGap, .stale: .warning
+            default: .info
+            }
+            logger.log(level: level, "\(transition.message)", metadata: metadata)
+        }
+    }
+
+    static func format(_ value: Double) -> String {
+        let scaled = (value * 1000).rounded() / 1000
+        return "\(scaled)"
+    }
+
+    /// Marks silent sessions stale and forgets disconnected clients past their record TTL.
+    func sweepClients(now time: Date) {
+        let (transitions, sessions) = clients.withLock { table -> ([Transition], [Session]) in
+            var transitions: [Transition] = []
+            for id in Array(table.records.keys) {
+                guard var record = table.records[id] else { continue }
+                record.forgetOldReconnects(now: time, window: configuration.reconnectWindow)
+                if record.state == .connected, time.timeIntervalSince(record.lastActivity) >= configuration.staleTimeout {
+                    record.state = .stale
+                    transitions.append(Transition(event: .stale, record: record, previous: .connected, message: "client went stale: no traffic for \(Int(configuration.staleTimeout)) s"))
+                }
+                if record.state == .disconnected, let since = record.disconnectedAt,
+                    time.timeIntervalSince(since) >= configuration.clientRecordTTL
+                {
+                    table.records[id] = nil
+                    transitions.append(Transition(event: .forgotten, record: record, message: "client record expired after \(Int(configuration.clientRecordTTL)) s disconnected; its id can be claimed anew"))
+                    continue
+                }
+                table.records[id] = record
+            }
+            return (transitions, Array(table.sessions.values))
+        }
+        for session in sessions { session.refreshOverdue(now: time) }
+        emit(transitions)
+    }
+}

@@ -1,0 +1,24 @@
+public import ServiceLifecycle
+
+/// The relay's background sweep as a `Service`: every `sweepInterval` seconds it runs
+/// ``Relay/sweep()`` (stale detection, record cleanup, retention, store probe). Each successful
+/// sweep is the proof of life the systemd watchdog waits for.
+///
+/// Returns when graceful shutdown starts.
+public struct HealthMonitor: Service {
+    public let relay: Relay
+
+    public init(relay: Relay) {
+        self.relay = relay
+    }
+
+    public func run() async throws {
+        let interval = Duration.milliseconds(Int64(relay.configuration.sweepInterval * 1000))
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await relay.sweep()
+                try await Task.sleep(for: interval)
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+public import struct Foundation.Date
+
+/// A subscriber's opening request, whatever transport carried it.
+public struct Hello: Sendable, Hashable {
+    /// The persistent client id; `nil` asks the relay to assign one.
+    public var clientID: String?
+    /// The secret the relay issued for `clientID`; required to resume a known id.
+    public var resumeToken: String?
+    /// The epoch the client's sequence numbers belong to, if it knows it.
+    public var epoch: Epoch?
+    /// The last sequence the client processed; `nil` for a fresh start.
+    public var lastSequence: UInt64?
+    /// Newest retained events to send first when not resuming (the seed's `event_history`).
+    public var history: Int?
+    /// Topics to receive; `nil` or empty for all.
+    public var topics: [String]?
+
+    public init(
+        clientID: String? = nil, resumeToken: String? = nil, epoch: Epoch? = nil,
+        lastSequence: UInt64? = nil, history: Int? = nil, topics: [String]? = nil
+    ) {
+        self.clientID = clientID
+        self.resumeToken = resumeToken
+        self.epoch = epoch
+        self.lastSequence = lastSequence
+        self.history = history
+        self.topics = topics
+    }
+}
+
+/// The relay's answer to a ``Hello``: who the client is, and what it is about to receive.
+public struct Welcome: Sendable, Hashable {
+    public var clientID: String
+    /// The client's resume secret. Sent when the relay bound a new secret to the id.
+    public var resumeToken: String?
+    public var epoch: Epoch
+    public var plan: ReplayPlan
+    /// How many events (of the client's topics) the replay holds before live events start.
+    public var replayCount: Int
+    /// Whether this client id was known and is resuming.
+    public var resumed: Bool
+}
+
+extension Relay {
+    /// Attaches a subscriber: checks its resume secret, plans its replay and returns the session
+    /// its transport drives. A refused hello changes nothing of the client's state.
+    ///
+    /// - Throws: ``RelayError/Code/resumeRefused`` for a known client id without its secret,
+    ///   ``RelayError/Code/futureSequence`` for a sequence this epoch never assigned.
+    public func subscribe(_ hello: Hello, transport: String, remote: String) async throws(RelayError) -> Session {
+        let time = now()
+        let sessionID = makeSessionID()
+        let state = logState
+        let claim = try claimClient(hello, transport: transport, remote: remote, now: time)
+        let request: ReplayPlan.Request
+        if let last = hello.lastSequence {
+            request = .resume(epoch: hello.epoch, lastSequence: last)
+        } else if claim.known {
+            // A known client that does not say where it is resumes from its acknowledged cursor.
+            request = .resume(epoch: claim.record.epoch, lastSequence: claim.record.ackedSeq)
+        } else if let count = hello.history, count > 0 {
+            request = .history(count: count)
+        } else {
+            request = .live
+        }
+        let plan: ReplayPlan
+        do {
+            plan = try ReplayPlan.make(for: request, log: state, lagCap: configuration.lagCap)
+        } catch {
+            emit([Transition(event: .resumeRefused, record: claim.record, sessionID: sessionID, message: "hello refused: \(error.message)")])
+            throw error
+        }
+        let topics = hello.topics.flatMap { $0.isEmpty ? nil : Set($0) }
+        let replayCount = try await countReplay(plan: plan, topics: topics)
+        let welcome = Welcome(
+            clientID: claim.record.id, resumeToken: claim.issuedToken, epoch: state.epoch,
+            plan: plan, replayCount: replayCount, resumed: claim.known
+        )
+        let session = Session(id: sessionID, relay: self, welcome: welcome, topics: topics, window: configuration.window)
+        if let gap = plan.gap { counters.countDropped(gap) }
+        counters.replayed.add(UInt64(replayCount), ordering: .relaxed)
+        attach(session, claim: claim, plan: plan, transport: transport, remote: remote, now: time)
+        return session
+    }
+
+    private struct Claim {
+        var record: ClientRecord
+        var known: Bool
+        var issuedToken: String?
+    }
+
+    /// Checks the hello's identity against the client table without changing it.
+    private func claimClient(_ hello: Hello, transport: String, remote: String, now time: Date) throws(RelayError) -> Claim {
+        let epoch = logState.epoch
+        let existing = hello.clientID.flatMap { id in clients.withLock { $0.records[id] } }
+        if let record = existing {
+            guard let token = hello.resumeToken, record.secret.matches(token) else {
+                counters.resumeRefused.add(1, ordering: .relaxed)
+                emit([Transition(event: .resumeRefused, record: record, message: "resume refused: client id \(record.id) is bound to a resume secret and the hello did not present it")])
+                throw RelayError(.resumeRefused, "client id \(record.id) belongs to another client: resume it with its resume_token, or connect without a client_id to get a new one")
+            }
+            return Claim(record: record, known: true)
+        }
+        let id = hello.clientID ?? "c-" + ResumeSecret.newToken().prefix(24)
+        let token = hello.resumeToken ?? ResumeSecret.newToken()
+        let record = ClientRecord(id: id, secret: ResumeSecret(token: token), epoch: epoch, transport: transport, remote: remote, now: time)
+        return Claim(record: record, known: false, issuedToken: token)
+    }
+
+    private func attach(_ session: Session, claim: Claim, plan: ReplayPlan, transport: String, remote: String, now time: Date) {
+        let epoch = logState.epoch
+        let (transitions, displaced) = clients.withLock { table -> ([Transition], Session?) in
+            var transitions: [Transition] = []
+            // Re-read: the record may have changed since the claim (another session of this id).
+            var record = table.records[claim.record.id] ?? claim.record
+            var displaced: Session?
+            if let previous = record.sessionID, let old = table.sessions.removeValue(forKey: previous) {
+                displaced = old
+                if record.connectedSince != nil { record.connectedSeconds += time.timeIntervalSince(record.connectedSince!) }
+                transitions.append(Transition(event: .superseded, record: record, sessionID: previous, message: "connection superseded by a new connection of the same client"))
+            }
+            if claim.known {
+                record.countReconnect(now: time, window: configuration.reconnectWindow)
+                let before = record.state
+                record.state = .reconnecting
+                transitions.append(Transition(event: .resumed, record: record, previous: before, sessionID: session.id, message: "client resuming after seq \(plan.startAfter)", seq: plan.startAfter))
+            }
+            let before = record.state
+            record.state = .connected
+            record.sessionID = session.id
+            record.transport = transport
+            record.remote = remote
+            record.connectedSince = time
+            record.disconnectedAt = nil
+            record.lastActivity = time
+            record.epoch = epoch
+            record.deliveredSeq = plan.startAfter
+            record.ackedSeq = plan.startAfter
+            table.records[record.id] = record
+            table.sessions[session.id] = session
+            transitions.append(Transition(event: .connected, record: record, previous: before, sessionID: session.id, message: "client connected over \(transport)", seq: plan.head))
+            if plan.reset {
+                transitions.append(Transition(event: .reset, record: record, sessionID: session.id, message: "client's sequence belongs to another log; told to reset and start over from seq \(plan.startAfter + 1)"))
+            }
+            if let gap = plan.gap {
+                transitions.append(Transition(event: .replayGap, record: record, sessionID: session.id, message: "replay has a gap: seq \(gap.from)...\(gap.to) (\(gap.count) events) not delivered, reason \(gap.reason.rawValue)", seq: gap.to))
+            }
+            return (transitions, displaced)
+        }
+        if claim.known { counters.reconnects.add(1, ordering: .relaxed) }
+        displaced?.end(RelayError(.superseded, "this client id connected again elsewhere; this connection is closed"))
+        emit(transitions)
+    }
+
+    /// Counts the replay's events of the session's topics (bounded by the lag cap).
+    private func countReplay(plan: ReplayPlan, topics: Set<String>?) async throws(RelayError) -> Int {
+        guard plan.head > plan.startAfter else { return 0 }
+        guard let topics else { return Int(plan.head - plan.startAfter) }
+        var position = plan.startAfter
+        var count = 0
+        while position < plan.head {
+            let (_, events) = try await events(after: position, limit: 1024)
+            guard let last = events.last else { break }
+            count += events.lazy.filter { $0.seq <= plan.head && topics.contains($0.topic) }.count
+            position = last.seq
+        }
+        return count
+    }
+
+    /// Detaches a session: its client goes `disconnected` and keeps its cursor for the record TTL.
+    func detach(_ session: Session, reason: String) {
+        let time = now()
+        let transition = clients.withLock { table -> Transition? in
+            guard table.sessions.removeValue(forKey: session.id) != nil,
+                var record = table.records[session.clientID], record.sessionID == session.id
+            else { return nil }
+            let before = record.state
+            if let since = record.connectedSince { record.connectedSeconds += time.timeIntervalSince(since) }
+            record.connectedSince = nil
+            record.disconnectedAt = time
+            record.sessionID = nil
+            record.state = .disconnected
+            table.records[record.id] = record
+            return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "client disconnected: \(reason)", seq: record.ackedSeq)
+        }
+        forgetWaits(session: session.id)
+        if let transition { emit([transition]) }
+    }
+
+    /// Applies `body` to the session's client record if the session is still the attached one.
+    func updateRecord(of session: Session, _ body: (inout ClientRecord) -> Transition?) {
+        let transition = clients.withLock { table -> Transition? in
+            guard var record = table.records[session.clientID], record.sessionID == session.id else { return nil }
+            let transition = body(&record)
+            table.records[record.id] = record
+            return transition
+        }
+        if let transition { emit([transition]) }
+    }
+}

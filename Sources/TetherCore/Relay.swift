@@ -1,0 +1,213 @@
+public import Logging
+public import struct Foundation.Date
+import Synchronization
+
+/// The relay core: one shared log behind a ``BufferStore``, the subscribers' cursors into it, and
+/// the client table. No networking: transports call ``publish(_:)`` and ``subscribe(_:transport:remote:)``.
+///
+/// Invariants (each defended by tests):
+/// 1. Sequence numbers are unique and strictly increasing within an epoch: the store assigns
+///    them, and one append runs at a time (publishes are group-committed by a single drainer).
+/// 2. A subscriber's events come from one cursor over the log, replay and live alike, so a
+///    resume yields every retained event after its sequence, in order, once; anything not
+///    retained is a ``Gap`` it is told about.
+/// 4. Memory is the log's retention window plus O(1) per client: a subscriber holds a cursor and
+///    an in-flight window of sequence numbers, never a copy of events.
+///
+/// Ownership: `log` (head, recent events, waiting sessions) and `clients` are each behind one
+/// `Mutex`; the publish queue behind a third. No lock is held across an `await`, and the log
+/// lock is never taken while the client lock is held.
+public final class Relay: Sendable {
+    public let store: any BufferStore
+    public let configuration: RelayConfiguration
+    public let logger: Logger
+    public let counters = RelayCounters()
+    let now: @Sendable () -> Date
+
+    let log: Mutex<LogView>
+    let clients = Mutex(ClientTable())
+    private let queue = Mutex(PublishQueue())
+    private let health = Mutex(HealthStatus())
+    private let nextSessionID = Atomic<UInt64>(1)
+
+    public init(
+        store: any BufferStore,
+        configuration: RelayConfiguration = RelayConfiguration(),
+        logger: Logger = Logger(label: "tether.relay"),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.now = now
+        self.log = Mutex(
+            LogView(
+                state: LogState(epoch: Epoch(rawValue: ""), head: 0, oldest: 1, depthEvents: 0, depthBytes: 0, trims: TrimHistory()),
+                recent: RecentEvents(maxEvents: configuration.recentEvents, maxBytes: configuration.recentBytes)
+            )
+        )
+    }
+
+    /// Opens the store. Call once, before anything else.
+    public func start() async throws {
+        let state = try await store.open()
+        let recent = try await store.read(after: max(state.head, UInt64(configuration.recentEvents)) - UInt64(configuration.recentEvents), limit: configuration.recentEvents)
+        log.withLock { view in
+            view.state = state
+            view.recent.append(contentsOf: recent)
+        }
+        health.withLock { $0.lastProof = now() }
+        logger.info(
+            "buffer store open",
+            metadata: ["epoch": "\(state.epoch)", "head": "\(state.head)", "retained": "\(state.depthEvents)"]
+        )
+    }
+
+    /// Where the log stands, as the relay last saw it (no store round trip).
+    public var logState: LogState { log.withLock { $0.state } }
+
+    // MARK: Publishing
+
+    /// Sequences and stores `drafts` as one all-or-nothing unit, and returns their sequence
+    /// numbers once the store has accepted them (committed, for a durable store). Concurrent
+    /// calls are group-committed: while one append runs, the next calls gather into one batch.
+    public func publish(_ drafts: [EventDraft]) async throws(RelayError) -> [UInt64] {
+        guard !drafts.isEmpty else { return [] }
+        let result: Result<[UInt64], RelayError> = await withCheckedContinuation { continuation in
+            let leads = queue.withLock { queue in
+                queue.pending.append(PublishQueue.Pending(drafts: drafts, continuation: continuation))
+                defer { queue.draining = true }
+                return !queue.draining
+            }
+            if leads {
+                Task { await self.drainPublishQueue() }
+            }
+        }
+        return try result.get()
+    }
+
+    private func drainPublishQueue() async {
+        while true {
+            let batch = queue.withLock { queue in queue.takeBatch(maxEvents: configuration.maxAppendBatch) }
+            guard !batch.isEmpty else { return }
+            let drafts = batch.count == 1 ? batch[0].drafts : batch.flatMap(\.drafts)
+            do {
+                let outcome = try await store.append(drafts)
+                apply(outcome)
+                var offset = 0
+                for pending in batch {
+                    let sequences = Array(outcome.sequences[offset..<(offset + pending.drafts.count)])
+                    offset += pending.drafts.count
+                    pending.continuation.resume(returning: .success(sequences))
+                }
+            } catch {
+                logger.error(
+                    "buffer store append failed; producers were told 503 and nothing of the batch was stored",
+                    metadata: ["error": "\(error)", "events": "\(drafts.count)"]
+                )
+                health.withLock { $0.lastError = "store append failed: \(error)" }
+                for pending in batch {
+                    pending.continuation.resume(returning: .failure(.storeUnavailable(error)))
+                }
+            }
+        }
+    }
+
+    private func apply(_ outcome: AppendOutcome) {
+        counters.published.add(UInt64(outcome.appended.count), ordering: .relaxed)
+        counters.duplicatesSuppressed.add(UInt64(outcome.sequences.count - outcome.appended.count), ordering: .relaxed)
+        counters.evicted.add(UInt64(outcome.evictedEvents), ordering: .relaxed)
+        let waiting = log.withLock { view in
+            view.state = outcome.log
+            view.recent.append(contentsOf: outcome.appended)
+            view.recent.trim(below: outcome.log.oldest)
+            return view.takeAllWaiters()
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    // MARK: Reading
+
+    /// Up to `limit` retained events after `seq`, for pollers and debugging.
+    public func events(after seq: UInt64, limit: Int) async throws(RelayError) -> (log: LogState, events: [Event]) {
+        var buffer: [Event] = []
+        let (state, covered) = log.withLock { view in
+            (view.state, view.recent.covers(after: seq) ? view.recent.read(after: seq, limit: limit, into: &buffer) : -1)
+        }
+        if covered >= 0 { return (state, buffer) }
+        do {
+            return (state, try await store.read(after: seq, limit: limit))
+        } catch {
+            throw .storeUnavailable(error)
+        }
+    }
+
+    // MARK: Health
+
+    /// The health monitor's last proof that the core and the store answered, and the last error.
+    public var healthStatus: HealthStatus { health.withLock { $0 } }
+
+    /// One health sweep: stale detection, cleanup of old client records, retention, and a store
+    /// probe. On success, records proof of life (what the systemd watchdog waits for).
+    public func sweep() async {
+        let time = now()
+        sweepClients(now: time)
+        do {
+            let trimmed = try await store.trim(configuration.retention, now: time)
+            counters.expired.add(UInt64(trimmed.removedEvents), ordering: .relaxed)
+            let probe = try await store.state()
+            log.withLock { view in
+                view.state = probe
+                view.recent.trim(below: probe.oldest)
+            }
+            health.withLock { $0 = HealthStatus(lastProof: time, lastError: nil) }
+        } catch {
+            logger.error("health sweep could not reach the buffer store", metadata: ["error": "\(error)"])
+            health.withLock { $0.lastError = "store probe failed: \(error)" }
+        }
+    }
+
+    func makeSessionID() -> UInt64 {
+        nextSessionID.add(1, ordering: .relaxed).oldValue
+    }
+}
+
+/// The health monitor's verdict: when the core last proved itself responsive, and why not since.
+public struct HealthStatus: Sendable, Hashable {
+    public var lastProof: Date?
+    public var lastError: String?
+
+    public init(lastProof: Date? = nil, lastError: String? = nil) {
+        self.lastProof = lastProof
+        self.lastError = lastError
+    }
+}
+
+/// Publishes waiting for the store, gathered into batches by one drainer at a time.
+struct PublishQueue: ~Copyable {
+    struct Pending {
+        var drafts: [EventDraft]
+        var continuation: CheckedContinuation<Result<[UInt64], RelayError>, Never>
+    }
+
+    var pending: [Pending] = []
+    var draining = false
+
+    /// Takes whole requests until `maxEvents` is reached (a request is never split). Clears
+    /// `draining` when there is nothing left, so the next publish starts a new drainer.
+    mutating func takeBatch(maxEvents: Int) -> [Pending] {
+        guard !pending.isEmpty else {
+            draining = false
+            return []
+        }
+        var count = 0
+        var taken = 0
+        while taken < pending.count, taken == 0 || count + pending[taken].drafts.count <= maxEvents {
+            count += pending[taken].drafts.count
+            taken += 1
+        }
+        let batch = Array(pending[..<taken])
+        pending.removeFirst(taken)
+        return batch
+    }
+}

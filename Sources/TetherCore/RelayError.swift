@@ -1,0 +1,45 @@
+/// An error the relay reports to a producer or subscriber, with a stable machine-readable `code`
+/// (part of the wire and HTTP contract) and a message a person can act on.
+///
+/// Codes are static members rather than enum cases so that new ones do not break callers.
+public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let malformed = Code(rawValue: "malformed")
+        public static let invalidEvent = Code(rawValue: "invalid_event")
+        public static let tooLarge = Code(rawValue: "too_large")
+        public static let unsupportedMediaType = Code(rawValue: "unsupported_media_type")
+        public static let futureSequence = Code(rawValue: "future_sequence")
+        public static let ackBeyondDelivered = Code(rawValue: "ack_beyond_delivered")
+        public static let resumeRefused = Code(rawValue: "resume_refused")
+        public static let superseded = Code(rawValue: "superseded")
+        public static let storeUnavailable = Code(rawValue: "store_unavailable")
+        public static let closed = Code(rawValue: "closed")
+        public static let shuttingDown = Code(rawValue: "shutting_down")
+        public static let notFound = Code(rawValue: "not_found")
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    public static func futureSequence(_ last: UInt64, head: UInt64) -> RelayError {
+        RelayError(
+            .futureSequence,
+            "last_sequence \(last) is ahead of this log's head \(head); resume with a sequence this relay assigned, or omit it"
+        )
+    }
+
+    public static func storeUnavailable(_ underlying: any Error) -> RelayError {
+        RelayError(.storeUnavailable, "the buffer store refused the write (\(underlying)); nothing from this request was stored, retry later")
+    }
+}
