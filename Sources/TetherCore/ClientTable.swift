@@ -1,11 +1,13 @@
 import Logging
-public import struct Foundation.Date
+import struct Foundation.Date
 
 /// Every client the relay knows, by id, and the sessions attached now. Owned by the relay's
 /// client lock.
 struct ClientTable: ~Copyable {
     var records: [String: ClientRecord] = [:]
     var sessions: [UInt64: Session] = [:]
+    /// Ids whose record changed since the last sweep saved them (for durable stores).
+    var dirty: Set<String> = []
 }
 
 /// One state change of a client, as the relay logs it.
@@ -50,9 +52,11 @@ extension Relay {
     }
 
     /// Marks silent sessions stale and forgets disconnected clients past their record TTL.
-    func sweepClients(now time: Date) {
-        let (transitions, sessions) = clients.withLock { table -> ([Transition], [Session]) in
+    /// Returns the records changed since the last sweep and the ids forgotten, for saving.
+    func sweepClients(now time: Date) -> (changed: [PersistedClient], forgotten: [String]) {
+        let (transitions, sessions, changed, forgotten) = clients.withLock { table -> ([Transition], [Session], [PersistedClient], [String]) in
             var transitions: [Transition] = []
+            var forgotten: [String] = []
             for id in Array(table.records.keys) {
                 guard var record = table.records[id] else { continue }
                 record.forgetOldReconnects(now: time, window: configuration.reconnectWindow)
@@ -64,14 +68,19 @@ extension Relay {
                     time.timeIntervalSince(since) >= configuration.clientRecordTTL
                 {
                     table.records[id] = nil
+                    table.dirty.remove(id)
+                    forgotten.append(id)
                     transitions.append(Transition(event: .forgotten, record: record, message: "client record expired after \(Int(configuration.clientRecordTTL)) s disconnected; its id can be claimed anew"))
                     continue
                 }
                 table.records[id] = record
             }
-            return (transitions, Array(table.sessions.values))
+            let changed = table.dirty.compactMap { table.records[$0]?.persisted }
+            table.dirty.removeAll(keepingCapacity: true)
+            return (transitions, Array(table.sessions.values), changed, forgotten)
         }
         for session in sessions { session.refreshOverdue(now: time) }
         emit(transitions)
+        return (changed, forgotten)
     }
 }

@@ -14,10 +14,11 @@ public struct HealthMonitor: Service {
 
     public func run() async throws {
         let interval = Duration.milliseconds(Int64(relay.configuration.sweepInterval * 1000))
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await relay.sweep()
-                try await Task.sleep(for: interval)
+                // Cancellation (graceful shutdown) ends the sleep early; that is a normal return.
+                try? await Task.sleep(for: interval)
             }
         }
     }

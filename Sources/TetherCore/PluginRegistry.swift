@@ -2,10 +2,10 @@ public import Configuration
 public import Logging
 
 /// What a plugin gets when the registry builds it: its own slice of the configuration (keys under
-/// `<kind>.<name>`, e.g. `store.sqlite.path`), the relay's settings it may need, and a logger.
+/// `<kind>.<name>`, e.g. `store.sqlite.synchronous`), the relay's settings it may need, and a logger.
 public struct PluginContext: Sendable {
     public var config: ConfigReader
-    /// Where durable plugins keep their files (`$STATE_DIRECTORY`, `--state-dir`, or `./tether-data`).
+    /// Where durable plugins keep their files (`--state-dir`, `$STATE_DIRECTORY`, or `./tether-data`).
     public var stateDirectory: String
     public var retention: RetentionPolicy
     public var logger: Logger
@@ -35,25 +35,55 @@ public struct PluginDescriptor<Plugin>: Sendable {
 /// The plugins compiled into this binary, by kind. A value built once in `main` from the list of
 /// built-ins (tests build their own); it is the only place that turns a configured name into a
 /// plugin, so nothing else switches on plugin names.
-public struct PluginRegistry: Sendable {
+///
+/// `Routes` is the server's router type, which transports and exporters register on.
+public struct PluginRegistry<Routes>: Sendable {
     public var stores: [PluginDescriptor<any BufferStore>]
+    public var transports: [PluginDescriptor<any Transport<Routes>>]
+    public var exporters: [PluginDescriptor<any MetricsExporter<Routes>>]
 
-    public init(stores: [PluginDescriptor<any BufferStore>]) {
+    public init(
+        stores: [PluginDescriptor<any BufferStore>],
+        transports: [PluginDescriptor<any Transport<Routes>>] = [],
+        exporters: [PluginDescriptor<any MetricsExporter<Routes>>] = []
+    ) {
         self.stores = stores
+        self.transports = transports
+        self.exporters = exporters
     }
 
     /// The store plugin called `name`.
-    /// - Throws: ``PluginError`` naming the plugins that do exist.
+    /// - Throws: ``PluginError`` naming the store plugins that do exist.
     public func store(named name: String) throws(PluginError) -> PluginDescriptor<any BufferStore> {
-        guard let descriptor = stores.first(where: { $0.name == name }) else {
-            throw PluginError(kind: "store", name: name, known: stores.map(\.name))
-        }
-        return descriptor
+        try Self.find(name, in: stores, kind: "store")
+    }
+
+    /// The transport plugins called `names`, in that order.
+    public func transports(named names: [String]) throws(PluginError) -> [PluginDescriptor<any Transport<Routes>>] {
+        var found: [PluginDescriptor<any Transport<Routes>>] = []
+        for name in names { found.append(try Self.find(name, in: transports, kind: "transport")) }
+        return found
+    }
+
+    /// The exporter plugins called `names`, in that order.
+    public func exporters(named names: [String]) throws(PluginError) -> [PluginDescriptor<any MetricsExporter<Routes>>] {
+        var found: [PluginDescriptor<any MetricsExporter<Routes>>] = []
+        for name in names { found.append(try Self.find(name, in: exporters, kind: "exporter")) }
+        return found
     }
 
     /// Every plugin as `(kind, name, summary)`, for `tether plugins`.
     public var catalog: [(kind: String, name: String, summary: String)] {
         stores.map { ("store", $0.name, $0.summary) }
+            + transports.map { ("transport", $0.name, $0.summary) }
+            + exporters.map { ("exporter", $0.name, $0.summary) }
+    }
+
+    private static func find<P>(_ name: String, in list: [PluginDescriptor<P>], kind: String) throws(PluginError) -> PluginDescriptor<P> {
+        guard let descriptor = list.first(where: { $0.name == name }) else {
+            throw PluginError(kind: kind, name: name, known: list.map(\.name))
+        }
+        return descriptor
     }
 }
 
@@ -64,6 +94,7 @@ public struct PluginError: Error, Sendable, Hashable, CustomStringConvertible {
     public var known: [String]
 
     public var description: String {
-        "unknown \(kind) plugin \"\(name)\"; this build has: \(known.joined(separator: ", "))"
+        let choices = known.isEmpty ? "none" : known.joined(separator: ", ")
+        return "unknown \(kind) plugin \"\(name)\"; this build has: \(choices)"
     }
 }

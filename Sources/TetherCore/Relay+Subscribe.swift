@@ -1,4 +1,4 @@
-public import struct Foundation.Date
+import struct Foundation.Date
 
 /// A subscriber's opening request, whatever transport carried it.
 public struct Hello: Sendable, Hashable {
@@ -79,7 +79,7 @@ extension Relay {
         let session = Session(id: sessionID, relay: self, welcome: welcome, topics: topics, window: configuration.window)
         if let gap = plan.gap { counters.countDropped(gap) }
         counters.replayed.add(UInt64(replayCount), ordering: .relaxed)
-        attach(session, claim: claim, plan: plan, transport: transport, remote: remote, now: time)
+        await attach(session, claim: claim, plan: plan, transport: transport, remote: remote, now: time)
         return session
     }
 
@@ -107,7 +107,7 @@ extension Relay {
         return Claim(record: record, known: false, issuedToken: token)
     }
 
-    private func attach(_ session: Session, claim: Claim, plan: ReplayPlan, transport: String, remote: String, now time: Date) {
+    private func attach(_ session: Session, claim: Claim, plan: ReplayPlan, transport: String, remote: String, now time: Date) async {
         let epoch = logState.epoch
         let (transitions, displaced) = clients.withLock { table -> ([Transition], Session?) in
             var transitions: [Transition] = []
@@ -137,6 +137,7 @@ extension Relay {
             record.deliveredSeq = plan.startAfter
             record.ackedSeq = plan.startAfter
             table.records[record.id] = record
+            table.dirty.insert(record.id)
             table.sessions[session.id] = session
             transitions.append(Transition(event: .connected, record: record, previous: before, sessionID: session.id, message: "client connected over \(transport)", seq: plan.head))
             if plan.reset {
@@ -148,6 +149,17 @@ extension Relay {
             return (transitions, displaced)
         }
         if claim.known { counters.reconnects.add(1, ordering: .relaxed) }
+        if !claim.known, let durable = store as? any ClientRecordStore {
+            // Bind the new id to its secret durably before the client can rely on it.
+            do {
+                try await durable.saveClients([claim.record.persisted])
+            } catch {
+                logger.warning(
+                    "could not save a new client record; the next health sweep retries",
+                    metadata: [LogKey.clientID: "\(claim.record.id)", "error": "\(error)"]
+                )
+            }
+        }
         displaced?.end(RelayError(.superseded, "this client id connected again elsewhere; this connection is closed"))
         emit(transitions)
     }
@@ -181,6 +193,7 @@ extension Relay {
             record.sessionID = nil
             record.state = .disconnected
             table.records[record.id] = record
+            table.dirty.insert(record.id)
             return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "client disconnected: \(reason)", seq: record.ackedSeq)
         }
         forgetWaits(session: session.id)
@@ -193,6 +206,7 @@ extension Relay {
             guard var record = table.records[session.clientID], record.sessionID == session.id else { return nil }
             let transition = body(&record)
             table.records[record.id] = record
+            table.dirty.insert(record.id)
             return transition
         }
         if let transition { emit([transition]) }

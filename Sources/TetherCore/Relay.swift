@@ -51,6 +51,13 @@ public final class Relay: Sendable {
     /// Opens the store. Call once, before anything else.
     public func start() async throws {
         let state = try await store.open()
+        if let durable = store as? any ClientRecordStore {
+            let saved = try await durable.loadClients()
+            clients.withLock { table in
+                for client in saved { table.records[client.id] = ClientRecord(restoring: client) }
+            }
+            if !saved.isEmpty { logger.info("restored client records", metadata: ["clients": "\(saved.count)"]) }
+        }
         let recent = try await store.read(after: max(state.head, UInt64(configuration.recentEvents)) - UInt64(configuration.recentEvents), limit: configuration.recentEvents)
         log.withLock { view in
             view.state = state
@@ -151,8 +158,12 @@ public final class Relay: Sendable {
     /// probe. On success, records proof of life (what the systemd watchdog waits for).
     public func sweep() async {
         let time = now()
-        sweepClients(now: time)
+        let (changed, forgotten) = sweepClients(now: time)
         do {
+            if let durable = store as? any ClientRecordStore {
+                if !changed.isEmpty { try await durable.saveClients(changed) }
+                if !forgotten.isEmpty { try await durable.deleteClients(forgotten) }
+            }
             let trimmed = try await store.trim(configuration.retention, now: time)
             counters.expired.add(UInt64(trimmed.removedEvents), ordering: .relaxed)
             let probe = try await store.state()

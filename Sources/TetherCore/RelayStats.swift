@@ -1,4 +1,5 @@
 public import struct Foundation.Date
+import class Foundation.JSONEncoder
 
 /// A point-in-time summary of the relay for humans and dashboards (`/v1/stats`): the seed's
 /// `get_connection_stats` and more. Per-client detail lives here, never in metric labels.
@@ -76,5 +77,17 @@ extension Relay {
             ),
             clients: clientStats
         )
+    }
+}
+
+extension RelayStats {
+    /// The stats as JSON, as `/v1/stats` and the WebSocket `stats` reply send them: snake_case
+    /// keys, ISO 8601 dates, keys sorted so that output is stable.
+    public func jsonBytes() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(self))
     }
 }

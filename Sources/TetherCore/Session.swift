@@ -1,4 +1,4 @@
-public import struct Foundation.Date
+import struct Foundation.Date
 import Synchronization
 
 /// One subscriber connection's handle on the relay: a cursor into the shared log, an in-flight

@@ -1,5 +1,5 @@
 public import TetherCore
-public import struct Foundation.Date
+import struct Foundation.Date
 
 /// The contract of ``BufferStore`` as executable checks, for every store plugin's tests:
 ///

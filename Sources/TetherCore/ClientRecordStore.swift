@@ -1,0 +1,69 @@
+public import struct Foundation.Date
+
+/// A ``BufferStore`` that also keeps client records, so that client ids, their resume secrets
+/// and cursors survive a relay restart (a durable store's promise). The memory store does not
+/// conform: after its restart every client starts over, and is told `reset`.
+///
+/// The relay loads the records once at start, saves a record when a client id is first bound
+/// (so the binding to its secret is never lost) and saves changed records in each health sweep.
+public protocol ClientRecordStore: BufferStore {
+    func loadClients() async throws -> [PersistedClient]
+    /// Inserts or replaces these records.
+    func saveClients(_ clients: [PersistedClient]) async throws
+    func deleteClients(_ ids: [String]) async throws
+}
+
+/// The part of a ``ClientRecord`` that outlives the process.
+public struct PersistedClient: Sendable, Hashable, Codable {
+    public var id: String
+    public var secretDigest: String
+    public var epoch: String
+    public var ackedSeq: UInt64
+    public var firstSeen: Date
+    public var lastSeen: Date
+    public var reconnects: Int
+    public var delivered: UInt64
+    public var acked: UInt64
+    public var transport: String
+
+    public init(
+        id: String, secretDigest: String, epoch: String, ackedSeq: UInt64, firstSeen: Date, lastSeen: Date,
+        reconnects: Int, delivered: UInt64, acked: UInt64, transport: String
+    ) {
+        self.id = id
+        self.secretDigest = secretDigest
+        self.epoch = epoch
+        self.ackedSeq = ackedSeq
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.reconnects = reconnects
+        self.delivered = delivered
+        self.acked = acked
+        self.transport = transport
+    }
+}
+
+extension ClientRecord {
+    init(restoring saved: PersistedClient) {
+        self.init(
+            id: saved.id, secret: ResumeSecret(digest: saved.secretDigest), epoch: Epoch(rawValue: saved.epoch),
+            transport: saved.transport, remote: "", now: saved.firstSeen
+        )
+        state = .disconnected
+        disconnectedAt = saved.lastSeen
+        lastActivity = saved.lastSeen
+        ackedSeq = saved.ackedSeq
+        deliveredSeq = saved.ackedSeq
+        reconnects = saved.reconnects
+        delivered = saved.delivered
+        acked = saved.acked
+    }
+
+    var persisted: PersistedClient {
+        PersistedClient(
+            id: id, secretDigest: secret.digest, epoch: epoch.rawValue, ackedSeq: ackedSeq, firstSeen: firstSeen,
+            lastSeen: disconnectedAt ?? lastActivity, reconnects: reconnects, delivered: delivered, acked: acked,
+            transport: transport
+        )
+    }
+}

@@ -1,0 +1,126 @@
+public import Configuration
+public import TetherCore
+public import Foundation
+
+/// Everything `tether serve` runs with, read once at start-up from the layered configuration
+/// (flags > `TETHER_*` environment > config file > defaults). Every value is checked here, so a
+/// bad one stops start-up with one line naming the key, the value and what would be valid.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8765
+    public var storeName = "memory"
+    /// Transport and exporter plugins to enable; `nil` enables every one compiled in.
+    public var transportNames: [String]?
+    public var exporterNames: [String]?
+    public var stateDirectory = "./tether-data"
+    public var relay = RelayConfiguration()
+    public var limits = IngestLimits()
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// The documented keys, as `(key, environment variable, default, meaning)`, for `--help` and docs.
+    public static let keys: [(key: String, meaning: String)] = [
+        ("listen", "HOST:PORT to listen on (default 127.0.0.1:8765)"),
+        ("store", "buffer store plugin (default memory; see `tether plugins`)"),
+        ("transports", "comma-separated transport plugins (default: all compiled in)"),
+        ("exporters", "comma-separated metrics exporter plugins (default: all compiled in)"),
+        ("state-dir", "directory for durable stores (default $STATE_DIRECTORY, else ./tether-data)"),
+        ("retention.ttl", "seconds an event is retained (default 300)"),
+        ("retention.max-events", "most events retained (default 100000)"),
+        ("retention.max-bytes", "most bytes retained (default 268435456)"),
+        ("lag-cap", "per-client lag cap in events (default 1000)"),
+        ("window", "unacked events in flight per connection (default 256)"),
+        ("stale-timeout", "seconds of silence before a connection is stale (default 90)"),
+        ("sweep-interval", "seconds between health sweeps (default 5)"),
+        ("limits.max-event-bytes", "largest event payload in bytes (default 1048576)"),
+        ("limits.max-body-bytes", "largest publish request body in bytes (default 16777216)"),
+        ("limits.max-batch-events", "most events per publish request (default 10000)"),
+        ("limits.max-depth", "deepest JSON nesting accepted (default 64)"),
+        ("log.level", "trace, debug, info, notice, warning, error or critical (default info)"),
+    ]
+
+    /// Reads and checks every key. `environment` supplies `STATE_DIRECTORY` (set by systemd).
+    public init(reader: ConfigReader, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
+        let values = ConfigValues(reader: reader)
+        if let listen = values.text("listen") {
+            (host, port) = try Self.parseListen(listen)
+        }
+        storeName = values.text("store") ?? storeName
+        transportNames = values.list("transports")
+        exporterNames = values.list("exporters")
+        stateDirectory = values.text("state-dir") ?? environment["STATE_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) } ?? stateDirectory
+        relay.retention.ttl = try values.number("retention.ttl", default: relay.retention.ttl, range: 1...(86_400 * 365))
+        relay.retention.maxEvents = try values.integer("retention.max-events", default: relay.retention.maxEvents, range: 1...1_000_000_000)
+        relay.retention.maxBytes = try values.integer("retention.max-bytes", default: relay.retention.maxBytes, range: 1024...Int.max)
+        relay.clientRecordTTL = relay.retention.ttl
+        relay.lagCap = try values.integer("lag-cap", default: relay.lagCap, range: 1...10_000_000)
+        relay.window = try values.integer("window", default: relay.window, range: 1...65_536)
+        relay.staleTimeout = try values.number("stale-timeout", default: relay.staleTimeout, range: 1...86_400)
+        relay.sweepInterval = try values.number("sweep-interval", default: relay.sweepInterval, range: 0.05...3600)
+        limits.maxEventBytes = try values.integer("limits.max-event-bytes", default: limits.maxEventBytes, range: 1...(64 << 20))
+        limits.maxBodyBytes = try values.integer("limits.max-body-bytes", default: limits.maxBodyBytes, range: 1...(1 << 30))
+        limits.maxBatchEvents = try values.integer("limits.max-batch-events", default: limits.maxBatchEvents, range: 1...1_000_000)
+        limits.maxDepth = try values.integer("limits.max-depth", default: limits.maxDepth, range: 2...1024)
+        logLevel = values.text("log.level") ?? logLevel
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(logLevel) else {
+            throw ConfigurationError("log.level \"\(logLevel)\" is not one of \(levels.joined(separator: ", "))")
+        }
+    }
+
+    static func parseListen(_ text: String) throws(ConfigurationError) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ConfigurationError("listen \"\(text)\" is not HOST:PORT (for example 127.0.0.1:8765)")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ConfigurationError("listen \"\(text)\" is not HOST:PORT with a port from 0 to 65535")
+        }
+        return (host, port)
+    }
+}
+
+/// A configuration value was missing, malformed or out of range. The message names the key.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Reads keys whatever type their provider gave them (environment variables are text, a JSON
+/// file may hold numbers), so that a malformed value is reported instead of silently ignored.
+struct ConfigValues {
+    let reader: ConfigReader
+
+    func text(_ key: ConfigKey) -> String? {
+        if let string = reader.string(forKey: key) { return string }
+        if let int = reader.int(forKey: key) { return String(int) }
+        if let double = reader.double(forKey: key) { return String(double) }
+        if let bool = reader.bool(forKey: key) { return String(bool) }
+        return nil
+    }
+
+    /// A list: a JSON array of strings, or comma-separated text.
+    func list(_ key: ConfigKey) -> [String]? {
+        if let array = reader.stringArray(forKey: key) { return array }
+        return text(key).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    }
+
+    func integer(_ key: ConfigKey, default value: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let text = text(key) else { return value }
+        guard let parsed = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(parsed) else {
+            throw ConfigurationError("\(key) \"\(text)\" is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return parsed
+    }
+
+    func number(_ key: ConfigKey, default value: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        guard let text = text(key) else { return value }
+        guard let parsed = Double(text.trimmingCharacters(in: .whitespaces)), parsed.isFinite, range.contains(parsed) else {
+            throw ConfigurationError("\(key) \"\(text)\" is not a number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return parsed
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import Logging
+import SystemPackage
+import TetherCore
+import TetherServer
+
+/// `tether serve`: run the relay in the foreground until SIGTERM or SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the relay.",
+        discussion: """
+            Configuration layers, highest first: these flags, TETHER_* environment variables \
+            (key retention.max-events is TETHER_RETENTION_MAX_EVENTS), the JSON config file, \
+            defaults. Keys:
+            \(ServerConfiguration.keys.map { "  \($0.key): \($0.meaning)" }.joined(separator: "\n"))
+            """
+    )
+
+    @Option(help: "HOST:PORT to listen on (default 127.0.0.1:8765).")
+    var listen: String?
+
+    @Option(help: "Buffer store plugin (see `tether plugins`).")
+    var store: String?
+
+    @Option(help: "Directory for durable stores.")
+    var stateDir: String?
+
+    @Option(help: "JSON configuration file (also TETHER_CONFIG).")
+    var config: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        let server: RelayServer
+        switch await makeServer(environment: ProcessInfo.processInfo.environment) {
+        case .success(let made): server = made
+        case .failure(let error): throw Self.fail("bad configuration: \(error)")
+        }
+        do {
+            try await server.run()
+        } catch let error as PluginError {
+            throw Self.fail("\(error); see `tether plugins`")
+        } catch let error as ConfigurationError {
+            throw Self.fail("bad configuration: \(error)")
+        } catch let error as RelayStartError {
+            throw Self.fail("\(error)")
+        } catch {
+            FileHandle.standardError.write(Data("tether: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func makeServer(environment: [String: String]) async -> Result<RelayServer, ConfigurationError> {
+        do {
+            let reader = try await configReader(environment: environment)
+            let settings = try ServerConfiguration(reader: reader, environment: environment)
+            let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            return .success(RelayServer(configuration: settings, config: reader, registry: .builtins, logger: Logger(label: "tether")))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// flags > TETHER_* environment > config file > defaults.
+    private func configReader(environment: [String: String]) async throws(ConfigurationError) -> ConfigReader {
+        var flags: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let listen { flags["listen"] = .init(stringLiteral: listen) }
+        if let store { flags["store"] = .init(stringLiteral: store) }
+        if let stateDir { flags["state-dir"] = .init(stringLiteral: stateDir) }
+        if let logLevel { flags["log.level"] = .init(stringLiteral: logLevel) }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: flags),
+            EnvironmentVariablesProvider().prefixKeys(with: "tether"),
+        ]
+        if let path = config ?? environment["TETHER_CONFIG"] {
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
+            } catch {
+                throw ConfigurationError("config file \(path) could not be read as JSON: \(error)")
+            }
+        }
+        return ConfigReader(providers: providers)
+    }
+
+    /// Prints one line naming the problem and exits with status 2.
+    static func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("tether: error: \(message)\n".utf8))
+        return ExitCode(2)
+    }
+}
