@@ -80,7 +80,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tether-core-bench",
-            dependencies: ["TetherCore", "MemoryStore"],
+            dependencies: ["TetherCore", "MemoryStore", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/CoreFanout",
             swiftSettings: swiftSettings
         ),

@@ -7,5 +7,5 @@ smoke=${BENCH_SMOKE:-0}   # 1 = one short round (CI keeps the harness from rotti
 mkdir -p bench-results
 swift build -c release --product tether-core-bench
 echo "bench: core fan-out" >&2
-.build/release/tether-core-bench ${smoke:+--smoke=$smoke} > bench-results/core-fanout.md
+.build/release/tether-core-bench --smoke=$smoke > bench-results/core-fanout.md
 cat bench-results/core-fanout.md

@@ -1,5 +1,5 @@
 public import struct Foundation.Date
-import class Foundation.JSONEncoder
+public import class Foundation.JSONEncoder
 
 /// A point-in-time summary of the relay for humans and dashboards (`/v1/stats`): the seed's
 /// `get_connection_stats` and more. Per-client detail lives here, never in metric labels.

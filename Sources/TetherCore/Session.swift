@@ -189,9 +189,10 @@ public final class Session: Sendable {
         return Transition(event: .active, record: record, previous: .stale, sessionID: id, message: "stale client is active again")
     }
 
-    /// The newest sequence delivered and acknowledged on this connection, and what is in flight.
-    public var progress: (delivered: UInt64, acked: UInt64, inFlight: Int) {
-        cursor.withLock { ($0.delivered, $0.acked, $0.window.count) }
+    /// Where the cursor stands: the newest sequence examined (delivered, filtered out or skipped
+    /// in a gap), delivered and acknowledged on this connection, and how many are in flight.
+    public var progress: (position: UInt64, delivered: UInt64, acked: UInt64, inFlight: Int) {
+        cursor.withLock { ($0.position, $0.delivered, $0.acked, $0.window.count) }
     }
 
     /// Counts delivered events unacked past the ack timeout into the client's quality.
