@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -36,6 +39,7 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -49,10 +53,34 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PrometheusExporter",
+            dependencies: [
+                "TetherCore",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            path: "Plugins/PrometheusExporter",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "JSONStatsExporter",
+            dependencies: [
+                "TetherCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            path: "Plugins/JSONStatsExporter",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TetherServer",
             dependencies: [
                 "TetherCore",
                 "MemoryStore",
+                "PrometheusExporter",
+                "JSONStatsExporter",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -69,6 +97,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                "PrometheusExporter",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -92,6 +122,11 @@ let package = Package(
         .testTarget(
             name: "MemoryStoreTests",
             dependencies: ["MemoryStore", "TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PrometheusExporterTests",
+            dependencies: ["PrometheusExporter", "TetherTesting", "MemoryStore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

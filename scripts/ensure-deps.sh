@@ -8,7 +8,7 @@ set -euo pipefail
 mode=${1:-run}
 
 apt_run=(libsqlite3-dev pkg-config)
-apt_test=(curl python3-venv)
+apt_test=(curl python3-venv prometheus)
 apt_bench=()
 
 case "$mode" in
@@ -25,8 +25,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${missing[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if [ "$mode" != run ]; then

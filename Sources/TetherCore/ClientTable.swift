@@ -54,6 +54,7 @@ extension Relay {
     /// Marks silent sessions stale and forgets disconnected clients past their record TTL.
     /// Returns the records changed since the last sweep and the ids forgotten, for saving.
     func sweepClients(now time: Date) -> (changed: [PersistedClient], forgotten: [String]) {
+        let head = logState.head  // read before taking the client lock: never the log lock inside it
         let (transitions, sessions, changed, forgotten) = clients.withLock { table -> ([Transition], [Session], [PersistedClient], [String]) in
             var transitions: [Transition] = []
             var forgotten: [String] = []
@@ -74,6 +75,10 @@ extension Relay {
                     continue
                 }
                 table.records[id] = record
+            }
+            for record in table.records.values where record.state.isAttached {
+                histograms.quality.observe(record.quality(now: time, configuration: configuration))
+                histograms.clientLag.observe(Double(head > record.ackedSeq ? head - record.ackedSeq : 0))
             }
             let changed = table.dirty.compactMap { table.records[$0]?.persisted }
             table.dirty.removeAll(keepingCapacity: true)

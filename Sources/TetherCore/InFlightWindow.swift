@@ -1,4 +1,4 @@
-public import DequeModule
+import DequeModule
 public import struct Foundation.Date
 
 /// The events a subscriber was sent and has not acknowledged yet, oldest first.

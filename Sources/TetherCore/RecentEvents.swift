@@ -1,4 +1,4 @@
-public import DequeModule
+import DequeModule
 
 /// The newest events of the log, held in memory so that live fan-out never reads the store.
 ///

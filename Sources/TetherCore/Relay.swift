@@ -22,6 +22,7 @@ public final class Relay: Sendable {
     public let configuration: RelayConfiguration
     public let logger: Logger
     public let counters = RelayCounters()
+    public let histograms = RelayHistograms()
     let now: @Sendable () -> Date
 
     let log: Mutex<LogView>

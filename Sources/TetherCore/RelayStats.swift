@@ -91,3 +91,25 @@ extension RelayStats {
         return Array(try encoder.encode(self))
     }
 }
+
+extension Relay {
+    /// How many clients are in each (state, transport), for gauges. O(clients), no allocation
+    /// per client beyond the result.
+    public func connectionCounts() -> [ConnectionCount] {
+        clients.withLock { table in
+            var counts: [ConnectionCount: Int] = [:]
+            for record in table.records.values {
+                counts[ConnectionCount(state: record.state, transport: record.transport, count: 0), default: 0] += 1
+            }
+            return counts.map { key, value in ConnectionCount(state: key.state, transport: key.transport, count: value) }
+                .sorted { ($0.state.rawValue, $0.transport) < ($1.state.rawValue, $1.transport) }
+        }
+    }
+}
+
+/// The number of clients in one state over one transport.
+public struct ConnectionCount: Sendable, Hashable {
+    public var state: ConnectionState
+    public var transport: String
+    public var count: Int
+}

@@ -143,15 +143,15 @@ public final class Session: Sendable {
     ///   (nothing changes then).
     public func ack(_ seq: UInt64) throws(RelayError) {
         let time = relay.now()
-        let outcome = cursor.withLock { cursor -> (count: Int, wasFull: Bool, latency: Double)? in
+        let latency = relay.histograms.deliveryLatency
+        let outcome = cursor.withLock { cursor -> (count: Int, wasFull: Bool)? in
             guard seq <= cursor.delivered else { return nil }
             let wasFull = cursor.window.isFull
-            var latency = 0.0
             let count = cursor.window.acknowledge(through: seq) { entry in
-                latency = max(latency, time.timeIntervalSince(entry.publishedAt))
+                latency.observe(time.timeIntervalSince(entry.publishedAt))
             }
             cursor.acked = max(cursor.acked, seq)
-            return (count, wasFull, latency)
+            return (count, wasFull)
         }
         guard let outcome else {
             let delivered = cursor.withLock { $0.delivered }
@@ -176,6 +176,7 @@ public final class Session: Sendable {
     /// A measured ping round trip, in seconds.
     public func recordPing(roundTrip seconds: Double) {
         let time = relay.now()
+        relay.histograms.pingRTT.observe(seconds)
         relay.updateRecord(of: self) { record in
             record.rttSeconds = seconds
             return touched(&record, at: time)

@@ -1,7 +1,9 @@
 public import Hummingbird
 public import HummingbirdWebSocket
 public import TetherCore
+import JSONStatsExporter
 import MemoryStore
+import PrometheusExporter
 
 /// The router every HTTP-facing plugin registers on. Its context supports WebSocket upgrades,
 /// so one router serves plain routes and WebSocket endpoints alike.
@@ -15,7 +17,10 @@ extension PluginRegistry where Routes == TetherRouter {
                 MemoryBufferStore.plugin,
             ],
             transports: [],
-            exporters: []
+            exporters: [
+                PrometheusExporter.plugin,
+                JSONStatsExporter.plugin,
+            ]
         )
     }
 }

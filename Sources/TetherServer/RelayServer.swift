@@ -44,6 +44,7 @@ public struct RelayServer: Sendable {
         let readiness = Readiness()
         let router = TetherRouter(context: BasicWebSocketRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: MetricsMiddleware())
         EventRoutes(relay: relay, decoder: PublishRequestDecoder(limits: configuration.limits), readiness: readiness)
             .register(on: router)
         for descriptor in transports {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Configuration
 import Foundation
 import Logging
+import Metrics
+import PrometheusExporter
 import SystemPackage
 import TetherCore
 import TetherServer
@@ -64,6 +66,8 @@ struct ServeCommand: AsyncParsableCommand {
                 handler.logLevel = level
                 return handler
             }
+            // Library metrics (Hummingbird's) go to the registry the Prometheus exporter emits.
+            MetricsSystem.bootstrap(LibraryMetricsFactory())
             return .success(RelayServer(configuration: settings, config: reader, registry: .builtins, logger: Logger(label: "tether")))
         } catch {
             return .failure(error)
