@@ -53,23 +53,42 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "TetherRouting",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PrometheusExporter",
             dependencies: [
                 "TetherCore",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                "TetherRouting",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ],
             path: "Plugins/PrometheusExporter",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SSETransport",
+            dependencies: [
+                "TetherCore",
+                "TetherRouting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Plugins/SSETransport",
             swiftSettings: swiftSettings
         ),
         .target(
             name: "JSONStatsExporter",
             dependencies: [
                 "TetherCore",
+                "TetherRouting",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ],
             path: "Plugins/JSONStatsExporter",
             swiftSettings: swiftSettings
@@ -81,6 +100,8 @@ let package = Package(
                 "MemoryStore",
                 "PrometheusExporter",
                 "JSONStatsExporter",
+                "SSETransport",
+                "TetherRouting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -127,6 +148,11 @@ let package = Package(
         .testTarget(
             name: "PrometheusExporterTests",
             dependencies: ["PrometheusExporter", "TetherTesting", "MemoryStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SSETransportTests",
+            dependencies: ["TetherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,11 +1,11 @@
 public import Hummingbird
-public import HummingbirdWebSocket
+public import TetherRouting
 public import TetherCore
 
 /// `GET /v1/stats`: the relay's totals and one entry per client as JSON, for humans, the
 /// dashboard and `tether status` (the seed's `get_connection_stats`, and more).
 public struct JSONStatsExporter: MetricsExporter {
-    public typealias Routes = Router<BasicWebSocketRequestContext>
+    public typealias Routes = TetherRouter
 
     public init() {}
 

@@ -1,5 +1,5 @@
 public import Hummingbird
-public import HummingbirdWebSocket
+public import TetherRouting
 public import TetherCore
 import CoreMetrics
 import Foundation
@@ -14,7 +14,7 @@ public import Logging
 /// detail is in `/v1/stats`. A collector that fails (e.g. `/proc` unreadable) is reported as
 /// `tether_collector_up{collector} 0` and logged; the scrape itself still succeeds.
 public struct PrometheusExporter: MetricsExporter {
-    public typealias Routes = Router<BasicWebSocketRequestContext>
+    public typealias Routes = TetherRouter
     let logger: Logger
 
     public init(logger: Logger) {

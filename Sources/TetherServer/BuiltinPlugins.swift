@@ -1,13 +1,9 @@
-public import Hummingbird
-public import HummingbirdWebSocket
+public import TetherRouting
 public import TetherCore
 import JSONStatsExporter
 import MemoryStore
 import PrometheusExporter
-
-/// The router every HTTP-facing plugin registers on. Its context supports WebSocket upgrades,
-/// so one router serves plain routes and WebSocket endpoints alike.
-public typealias TetherRouter = Router<BasicWebSocketRequestContext>
+import SSETransport
 
 extension PluginRegistry where Routes == TetherRouter {
     /// Every plugin compiled into `tether`. Adding a plugin is one line here.
@@ -16,7 +12,9 @@ extension PluginRegistry where Routes == TetherRouter {
             stores: [
                 MemoryBufferStore.plugin,
             ],
-            transports: [],
+            transports: [
+                SSETransport.plugin,
+            ],
             exporters: [
                 PrometheusExporter.plugin,
                 JSONStatsExporter.plugin,

@@ -1,5 +1,5 @@
 import Hummingbird
-import HummingbirdWebSocket
+import TetherRouting
 import TetherCore
 import struct Foundation.Date
 
@@ -17,7 +17,7 @@ struct EventRoutes {
     }
 
     /// `POST /v1/events`: one object, an array, or NDJSON → `202 {"accepted": [seq, ...]}`.
-    @Sendable func publish(_ request: Request, context: BasicWebSocketRequestContext) async throws -> Response {
+    @Sendable func publish(_ request: Request, context: TetherRequestContext) async throws -> Response {
         let format: PublishRequestDecoder.Format
         let mediaType = request.headers[.contentType]?.split(separator: ";").first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
@@ -43,7 +43,7 @@ struct EventRoutes {
     }
 
     /// `GET /v1/events?after=N&limit=K` → `{"epoch", "head", "oldest", "events": [...]}`.
-    @Sendable func poll(_ request: Request, context: BasicWebSocketRequestContext) async throws -> Response {
+    @Sendable func poll(_ request: Request, context: TetherRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let after = try Self.parameter(query, "after", default: 0, max: .max)
         let limit = try Self.parameter(query, "limit", default: 100, max: 10_000)
@@ -73,7 +73,7 @@ struct EventRoutes {
     }
 
     /// `GET /healthz`: the process answers and the health monitor has proved the core recently.
-    @Sendable func healthz(_ request: Request, context: BasicWebSocketRequestContext) async throws -> Response {
+    @Sendable func healthz(_ request: Request, context: TetherRequestContext) async throws -> Response {
         let status = relay.healthStatus
         let limit = max(3 * relay.configuration.sweepInterval, 10)
         let age = status.lastProof.map { Date().timeIntervalSince($0) } ?? .infinity
@@ -91,7 +91,7 @@ struct EventRoutes {
     }
 
     /// `GET /readyz`: listeners are up and the store accepts writes.
-    @Sendable func readyz(_ request: Request, context: BasicWebSocketRequestContext) async throws -> Response {
+    @Sendable func readyz(_ request: Request, context: TetherRequestContext) async throws -> Response {
         var writer = JSONWriter()
         if !readiness.isReady {
             writer.raw("{\"ready\":false,\"reason\":\"starting up\"}\n")

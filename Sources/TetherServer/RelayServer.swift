@@ -2,7 +2,7 @@ public import Configuration
 public import Logging
 public import TetherCore
 public import Hummingbird
-import HummingbirdWebSocket
+public import TetherRouting
 import ServiceLifecycle
 
 /// `tether serve`: the relay core, the configured store and the HTTP surface, run as one
@@ -42,7 +42,7 @@ public struct RelayServer: Sendable {
         }
 
         let readiness = Readiness()
-        let router = TetherRouter(context: BasicWebSocketRequestContext.self)
+        let router = TetherRouter(context: TetherRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         EventRoutes(relay: relay, decoder: PublishRequestDecoder(limits: configuration.limits), readiness: readiness)

@@ -1,7 +1,7 @@
 import ArgumentParser
 import TetherCore
 import TetherServer
-import Hummingbird
+import TetherRouting
 
 /// `tether plugins`: what this binary was built with.
 struct PluginsCommand: ParsableCommand {

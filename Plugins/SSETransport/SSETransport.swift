@@ -1,0 +1,99 @@
+public import Hummingbird
+import HTTPTypes
+public import TetherRouting
+public import TetherCore
+import Logging
+import ServiceLifecycle
+import struct Foundation.Date
+
+/// Server-Sent Events at `GET /v1/stream`: what a browser's `EventSource` and `curl -N` speak.
+///
+/// Each event is `id: <epoch>:<seq>`, `event: <topic>`, `data: <the producer's JSON>`. A client
+/// resumes by sending `Last-Event-ID` (EventSource does so by itself) or `?last_event_id=`;
+/// before anything else the stream says what the client is owed: a `tether.welcome` event, and
+/// a `tether.gap` or `tether.reset` event when the resume cannot be exact, so a client never
+/// believes it caught up when it did not. `client_id`/`resume_token` query parameters give an
+/// SSE client the same persistent identity as a WebSocket client.
+///
+/// SSE has no way back, so an event counts as acknowledged once it is written to the socket;
+/// TCP backpressure is the flow control (the writer waits while the socket is full), and a slow
+/// reader past the lag cap gets a `tether.gap`.
+public struct SSETransport: Transport {
+    public typealias Routes = TetherRouter
+
+    public struct Configuration: Sendable, Hashable {
+        /// Seconds between `: heartbeat` comments that keep proxies from closing an idle stream.
+        public var heartbeatInterval: Double = 15
+        /// The reconnect delay suggested to EventSource clients, in milliseconds.
+        public var retryMilliseconds = 2000
+
+        public init() {}
+    }
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    public func register(on routes: Routes, relay: Relay) {
+        let configuration = self.configuration
+        routes.get("/v1/stream") { request, context -> Response in
+            let hello = try SSEResumeRequest(request).hello
+            let remote = context.remoteDescription
+            let session = try await relay.subscribe(hello, transport: "sse", remote: remote)
+            let stream = SSEStream(session: session, configuration: configuration, logger: context.logger)
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/event-stream; charset=utf-8",
+                    .cacheControl: "no-store",
+                    HTTPField.Name("X-Accel-Buffering")!: "no",
+                ],
+                body: ResponseBody { writer in
+                    await stream.run(&writer)
+                }
+            )
+        }
+    }
+
+    public static let plugin = PluginDescriptor<any Transport<Routes>>(
+        name: "sse",
+        summary: "Server-Sent Events at GET /v1/stream; resumes from Last-Event-ID, gaps and resets as named events"
+    ) { context in
+        var configuration = Configuration()
+        if let heartbeat = context.config.double(forKey: "heartbeat-interval") { configuration.heartbeatInterval = max(1, heartbeat) }
+        if let retry = context.config.int(forKey: "retry-ms") { configuration.retryMilliseconds = max(100, retry) }
+        return SSETransport(configuration: configuration)
+    }
+}
+
+/// What an SSE request asks for: identity and resume point from headers and query parameters.
+struct SSEResumeRequest {
+    var hello: Hello
+
+    init(_ request: Request) throws(RelayError) {
+        let query = request.uri.queryParameters
+        hello = Hello()
+        hello.clientID = query["client_id"].map(String.init)
+        hello.resumeToken = query["resume_token"].map(String.init)
+        if let topics = query["topics"] {
+            hello.topics = topics.split(separator: ",").map(String.init)
+        }
+        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? query["last_event_id"].map(String.init)
+        if let lastEventID, !lastEventID.isEmpty {
+            // "<epoch>:<seq>", as this transport writes ids; a bare number is a seq of an unknown epoch.
+            let parts = lastEventID.split(separator: ":", maxSplits: 1)
+            guard let seq = UInt64(parts.last ?? "") else {
+                throw RelayError(.malformed, "Last-Event-ID \"\(lastEventID)\" is not <epoch>:<seq> as this relay writes ids")
+            }
+            hello.lastSequence = seq
+            if parts.count == 2 { hello.epoch = Epoch(rawValue: String(parts[0])) }
+        } else if let history = query["history"] {
+            guard let count = Int(history), count >= 0 else {
+                throw RelayError(.malformed, "history=\(history) is not a whole number")
+            }
+            hello.history = count
+        }
+    }
+}

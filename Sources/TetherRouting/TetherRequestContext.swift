@@ -1,0 +1,31 @@
+public import Hummingbird
+public import HummingbirdWebSocket
+public import NIOCore
+
+/// The request context of every Tether route: WebSocket upgrades are possible on any route, and
+/// the peer's address is known (transports log it as `tether.remote`).
+///
+/// This module is the shared vocabulary of the HTTP-facing plugins (transports and exporters):
+/// they register on a ``TetherRouter`` without depending on the server or on each other.
+public struct TetherRequestContext: RequestContext, WebSocketRequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<TetherRequestContext>
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.webSocket = .init()
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The peer as `host:port`, for logs and stats.
+    public var remoteDescription: String {
+        guard let address = remoteAddress else { return "unknown" }
+        let host = address.ipAddress ?? "?"
+        let port = address.port.map(String.init) ?? "?"
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// The router every HTTP-facing plugin registers on.
+public typealias TetherRouter = Router<TetherRequestContext>
