@@ -151,6 +151,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TetherServerTests",
+            dependencies: ["TetherServer", .product(name: "Configuration", package: "swift-configuration")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SSETransportTests",
             dependencies: ["TetherTesting"],
             swiftSettings: swiftSettings

@@ -10,7 +10,9 @@ public struct JSONStatsExporter: MetricsExporter {
     public init() {}
 
     public func register(on routes: Routes, relay: Relay) {
-        routes.get("/v1/stats") { _, _ -> Response in
+        routes.get("/v1/stats") { request, _ -> Response in
+            // Per-client detail (ids, addresses) is for subscribers' eyes only.
+            try relay.configuration.access.check(request.bearerToken, for: .subscribe)
             let body = try relay.stats().jsonBytes()
             return Response(
                 status: .ok,

@@ -39,6 +39,7 @@ public struct SSETransport: Transport {
     public func register(on routes: Routes, relay: Relay) {
         let configuration = self.configuration
         routes.get("/v1/stream") { request, context -> Response in
+            try relay.configuration.access.check(request.bearerToken, for: .subscribe)
             let hello = try SSEResumeRequest(request).hello
             let remote = context.remoteDescription
             let session = try await relay.subscribe(hello, transport: "sse", remote: remote)

@@ -21,6 +21,8 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var recentBytes = 64 << 20
     /// Most events the relay hands one store append (group commit batch).
     public var maxAppendBatch = 4096
+    /// Who may publish and subscribe; every transport checks it.
+    public var access = AccessPolicy()
 
     public init() {}
 }

@@ -20,6 +20,8 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let closed = Code(rawValue: "closed")
         public static let shuttingDown = Code(rawValue: "shutting_down")
         public static let notFound = Code(rawValue: "not_found")
+        public static let unauthorized = Code(rawValue: "unauthorized")
+        public static let forbidden = Code(rawValue: "forbidden")
     }
 
     public var code: Code

@@ -18,6 +18,7 @@ struct EventRoutes {
 
     /// `POST /v1/events`: one object, an array, or NDJSON → `202 {"accepted": [seq, ...]}`.
     @Sendable func publish(_ request: Request, context: TetherRequestContext) async throws -> Response {
+        try relay.configuration.access.check(request.bearerToken, for: .produce)
         let format: PublishRequestDecoder.Format
         let mediaType = request.headers[.contentType]?.split(separator: ";").first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
@@ -44,6 +45,7 @@ struct EventRoutes {
 
     /// `GET /v1/events?after=N&limit=K` → `{"epoch", "head", "oldest", "events": [...]}`.
     @Sendable func poll(_ request: Request, context: TetherRequestContext) async throws -> Response {
+        try relay.configuration.access.check(request.bearerToken, for: .subscribe)
         let query = request.uri.queryParameters
         let after = try Self.parameter(query, "after", default: 0, max: .max)
         let limit = try Self.parameter(query, "limit", default: 100, max: 10_000)

@@ -41,7 +41,8 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .malformed, .invalidEvent, .futureSequence, .ackBeyondDelivered: .badRequest
         case .tooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
-        case .resumeRefused: .forbidden
+        case .resumeRefused, .forbidden: .forbidden
+        case .unauthorized: .unauthorized
         case .notFound: .notFound
         case .storeUnavailable, .shuttingDown: .serviceUnavailable
         default: .badRequest

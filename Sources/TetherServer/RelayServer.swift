@@ -35,6 +35,13 @@ public struct RelayServer: Sendable {
             throw RelayStartError("buffer store \"\(descriptor.name)\" could not be created: \(error)")
         }
         let relay = Relay(store: store, configuration: configuration.relay, logger: logger)
+        let open = AccessPolicy.Scope.allCases.filter { configuration.relay.access.isOpen($0) }
+        if configuration.insecure, !ServerConfiguration.isLoopback(configuration.host), !open.isEmpty {
+            logger.critical(
+                "INSECURE: listening on \(configuration.host) beyond loopback with no token required to \(open.map(\.rawValue).joined(separator: " or ")); anyone who can reach this port can do so",
+                metadata: ["listen": "\(configuration.host):\(configuration.port)"]
+            )
+        }
         do {
             try await relay.start()
         } catch {

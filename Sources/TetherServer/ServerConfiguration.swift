@@ -16,6 +16,8 @@ public struct ServerConfiguration: Sendable {
     public var relay = RelayConfiguration()
     public var limits = IngestLimits()
     public var logLevel = "info"
+    /// Listen beyond loopback even with an open (tokenless) scope.
+    public var insecure = false
 
     public init() {}
 
@@ -37,6 +39,9 @@ public struct ServerConfiguration: Sendable {
         ("limits.max-body-bytes", "largest publish request body in bytes (default 16777216)"),
         ("limits.max-batch-events", "most events per publish request (default 10000)"),
         ("limits.max-depth", "deepest JSON nesting accepted (default 64)"),
+        ("auth.producer-tokens", "comma-separated bearer tokens allowed to publish (also $CREDENTIALS_DIRECTORY/producer-tokens, one per line); none = open"),
+        ("auth.subscriber-tokens", "comma-separated bearer tokens allowed to subscribe (also $CREDENTIALS_DIRECTORY/subscriber-tokens); none = open"),
+        ("insecure", "true to listen beyond loopback without tokens (default false)"),
         ("log.level", "trace, debug, info, notice, warning, error or critical (default info)"),
     ]
 
@@ -62,11 +67,50 @@ public struct ServerConfiguration: Sendable {
         limits.maxBodyBytes = try values.integer("limits.max-body-bytes", default: limits.maxBodyBytes, range: 1...(1 << 30))
         limits.maxBatchEvents = try values.integer("limits.max-batch-events", default: limits.maxBatchEvents, range: 1...1_000_000)
         limits.maxDepth = try values.integer("limits.max-depth", default: limits.maxDepth, range: 2...1024)
+        relay.access = try Self.accessPolicy(values, environment: environment)
+        insecure = try values.flag("insecure", default: false)
+        if !Self.isLoopback(host), !insecure {
+            let open = AccessPolicy.Scope.allCases.filter { relay.access.isOpen($0) }.map(\.rawValue)
+            if !open.isEmpty {
+                throw ConfigurationError(
+                    "listen \(host):\(port) is beyond loopback but \(open.joined(separator: " and ")) needs no token; set auth.producer-tokens and auth.subscriber-tokens (or systemd LoadCredential=), or pass --insecure to accept the risk"
+                )
+            }
+        }
         logLevel = values.text("log.level") ?? logLevel
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else {
             throw ConfigurationError("log.level \"\(logLevel)\" is not one of \(levels.joined(separator: ", "))")
         }
+    }
+
+    /// Tokens from configuration plus `$CREDENTIALS_DIRECTORY/{producer,subscriber}-tokens`.
+    static func accessPolicy(_ values: ConfigValues, environment: [String: String]) throws(ConfigurationError) -> AccessPolicy {
+        func tokens(_ key: ConfigKey, file: String) throws(ConfigurationError) -> [String] {
+            var found = values.list(key) ?? []
+            if let directory = environment["CREDENTIALS_DIRECTORY"] {
+                let path = directory + "/" + file
+                if FileManager.default.fileExists(atPath: path) {
+                    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                        throw ConfigurationError("credential \(path) is not readable UTF-8 text")
+                    }
+                    found += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                }
+            }
+            if let short = found.first(where: { $0.utf8.count < 16 }) {
+                throw ConfigurationError("\(key) has a token of \(short.utf8.count) characters; use at least 16 (e.g. openssl rand -hex 32)")
+            }
+            return found
+        }
+        return AccessPolicy(
+            producerTokens: try tokens("auth.producer-tokens", file: "producer-tokens"),
+            subscriberTokens: try tokens("auth.subscriber-tokens", file: "subscriber-tokens")
+        )
+    }
+
+    /// Whether `host` is a loopback name or address.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     static func parseListen(_ text: String) throws(ConfigurationError) -> (String, Int) {
@@ -102,9 +146,20 @@ struct ConfigValues {
         return nil
     }
 
+    func flag(_ key: ConfigKey, default value: Bool) throws(ConfigurationError) -> Bool {
+        guard let text = text(key)?.lowercased() else { return value }
+        switch text {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError("\(key) \"\(text)\" is not true or false")
+        }
+    }
+
     /// A list: a JSON array of strings, or comma-separated text.
     func list(_ key: ConfigKey) -> [String]? {
-        if let array = reader.stringArray(forKey: key) { return array }
+        if let array = reader.stringArray(forKey: key) {
+            return array.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         return text(key).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
     }
 

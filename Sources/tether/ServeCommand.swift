@@ -36,6 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Flag(help: "Listen beyond loopback even where no token is configured (not recommended).")
+    var insecure = false
+
     func run() async throws {
         let server: RelayServer
         switch await makeServer(environment: ProcessInfo.processInfo.environment) {
@@ -81,6 +84,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let store { flags["store"] = .init(stringLiteral: store) }
         if let stateDir { flags["state-dir"] = .init(stringLiteral: stateDir) }
         if let logLevel { flags["log.level"] = .init(stringLiteral: logLevel) }
+        if insecure { flags["insecure"] = .init(stringLiteral: "true") }
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: flags),
             EnvironmentVariablesProvider().prefixKeys(with: "tether"),
