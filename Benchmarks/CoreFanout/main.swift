@@ -31,10 +31,12 @@ struct Options {
 
 func run(subscribers count: Int, options: Options) async throws -> Double {
     var configuration = RelayConfiguration()
-    configuration.retention = RetentionPolicy(ttl: 3600, maxEvents: 200_000, maxBytes: 1 << 30)
-    configuration.lagCap = 100_000
+    // Retain and cache every event, and no lag cap: this measures fan-out, not slow-consumer gaps.
+    configuration.retention = RetentionPolicy(ttl: 3600, maxEvents: options.events + 1, maxBytes: 1 << 34)
+    configuration.lagCap = options.events + 1
     configuration.window = 4096
-    configuration.recentEvents = 65_536
+    configuration.recentEvents = options.events + 1
+    configuration.recentBytes = 1 << 34
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
     let relay = Relay(store: MemoryBufferStore(configuration: .init(retention: configuration.retention)), configuration: configuration, logger: logger)

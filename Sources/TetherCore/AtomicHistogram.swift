@@ -30,6 +30,38 @@ public final class AtomicHistogram: Sendable {
         scaledSum.wrappingIncrement(by: UInt64((value * sumScale).rounded()), ordering: .relaxed)
     }
 
+    /// Observes many values with one atomic add per touched bucket instead of three per value:
+    /// `body` is handed a recorder to call for each value (used per acknowledged batch).
+    public func observeBatch(_ body: (inout BatchRecorder) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: bounds.count) { counts in
+            counts.initialize(repeating: 0)
+            var recorder = BatchRecorder(bounds: bounds, counts: counts)
+            body(&recorder)
+            for index in counts.indices where counts[index] > 0 {
+                self.counts[index].wrappingIncrement(by: counts[index], ordering: .relaxed)
+            }
+            if recorder.total > 0 {
+                total.wrappingIncrement(by: recorder.total, ordering: .relaxed)
+                scaledSum.wrappingIncrement(by: UInt64((recorder.sum * sumScale).rounded()), ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Collects one batch's observations on the stack (see ``observeBatch(_:)``).
+    public struct BatchRecorder: ~Copyable {
+        let bounds: [Double]
+        let counts: UnsafeMutableBufferPointer<UInt64>
+        var total: UInt64 = 0
+        var sum: Double = 0
+
+        public mutating func observe(_ value: Double) {
+            let value = value.isFinite ? max(0, value) : 0
+            if let index = bounds.firstIndex(where: { value <= $0 }) { counts[index] += 1 }
+            total += 1
+            sum += value
+        }
+    }
+
     /// Cumulative counts per bound (Prometheus `le` semantics), the total count and the sum.
     public struct Snapshot: Sendable, Hashable {
         public var bounds: [Double]

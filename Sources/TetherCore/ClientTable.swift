@@ -8,6 +8,17 @@ struct ClientTable: ~Copyable {
     var sessions: [UInt64: Session] = [:]
     /// Ids whose record changed since the last sweep saved them (for durable stores).
     var dirty: Set<String> = []
+
+    /// Folds every attached session's progress into its client record.
+    mutating func syncSessions(now time: Date) {
+        for session in sessions.values {
+            guard var record = records[session.clientID], record.sessionID == session.id else { continue }
+            let before = (record.ackedSeq, record.delivered)
+            session.drainProgress(into: &record, now: time)
+            if (record.ackedSeq, record.delivered) != before { dirty.insert(record.id) }
+            records[record.id] = record
+        }
+    }
 }
 
 /// One state change of a client, as the relay logs it.
@@ -55,14 +66,16 @@ extension Relay {
     /// Returns the records changed since the last sweep and the ids forgotten, for saving.
     func sweepClients(now time: Date) -> (changed: [PersistedClient], forgotten: [String]) {
         let head = logState.head  // read before taking the client lock: never the log lock inside it
-        let (transitions, sessions, changed, forgotten) = clients.withLock { table -> ([Transition], [Session], [PersistedClient], [String]) in
+        let (transitions, changed, forgotten) = clients.withLock { table -> ([Transition], [PersistedClient], [String]) in
             var transitions: [Transition] = []
             var forgotten: [String] = []
+            table.syncSessions(now: time)
             for id in Array(table.records.keys) {
                 guard var record = table.records[id] else { continue }
                 record.forgetOldReconnects(now: time, window: configuration.reconnectWindow)
                 if record.state == .connected, time.timeIntervalSince(record.lastActivity) >= configuration.staleTimeout {
                     record.state = .stale
+                    if let id = record.sessionID { table.sessions[id]?.markStale() }
                     transitions.append(Transition(event: .stale, record: record, previous: .connected, message: "client went stale: no traffic for \(Int(configuration.staleTimeout)) s"))
                 }
                 if record.state == .disconnected, let since = record.disconnectedAt,
@@ -82,9 +95,8 @@ extension Relay {
             }
             let changed = table.dirty.compactMap { table.records[$0]?.persisted }
             table.dirty.removeAll(keepingCapacity: true)
-            return (transitions, Array(table.sessions.values), changed, forgotten)
+            return (transitions, changed, forgotten)
         }
-        for session in sessions { session.refreshOverdue(now: time) }
         emit(transitions)
         return (changed, forgotten)
     }

@@ -116,6 +116,7 @@ extension Relay {
             var displaced: Session?
             if let previous = record.sessionID, let old = table.sessions.removeValue(forKey: previous) {
                 displaced = old
+                old.drainProgress(into: &record, now: time)
                 if record.connectedSince != nil { record.connectedSeconds += time.timeIntervalSince(record.connectedSince!) }
                 transitions.append(Transition(event: .superseded, record: record, sessionID: previous, message: "connection superseded by a new connection of the same client"))
             }
@@ -186,6 +187,7 @@ extension Relay {
             guard table.sessions.removeValue(forKey: session.id) != nil,
                 var record = table.records[session.clientID], record.sessionID == session.id
             else { return nil }
+            session.drainProgress(into: &record, now: time)
             let before = record.state
             if let since = record.connectedSince { record.connectedSeconds += time.timeIntervalSince(since) }
             record.connectedSince = nil

@@ -50,7 +50,10 @@ extension Relay {
     public func stats() -> RelayStats {
         let time = now()
         let state = logState
-        let records = clients.withLock { Array($0.records.values) }
+        let records = clients.withLock { table in
+            table.syncSessions(now: time)
+            return Array(table.records.values)
+        }
         let clientStats = records.sorted { $0.id < $1.id }.map { record in
             RelayStats.Client(
                 id: record.id, state: record.state.rawValue, transport: record.transport, remote: record.remote,

@@ -7,6 +7,11 @@ import Synchronization
 /// A transport drives it from two places: its writer calls ``next(into:)`` (from one task at a
 /// time) and sends what it returns; its reader reports acks, pings and other traffic. The cursor
 /// is behind the session's own lock, so neither side blocks the other for long.
+///
+/// The hot path (deliver, ack, touch) touches only this session's lock: progress is folded into
+/// the shared client record lazily, when the relay sweeps, reports stats or detaches the session
+/// (``drainProgress(now:)``, called under the client lock; the cursor lock is never held while
+/// taking the client lock).
 public final class Session: Sendable {
     public let id: UInt64
     public let welcome: Welcome
@@ -23,7 +28,16 @@ public final class Session: Sendable {
         var acked: UInt64
         var window: InFlightWindow
         var ended: RelayError?
+        /// Progress not yet folded into the client record.
+        var deliveredSinceSync: UInt64 = 0
+        var ackedSinceSync: UInt64 = 0
+        var lastActivity: Date
+        var lastAckAt: Date?
     }
+
+    /// Set by the sweep when the client went stale, so the next traffic makes it active again
+    /// without the hot path taking the client lock otherwise.
+    private let isStale = Atomic<Bool>(false)
 
     /// What ``next(into:)`` hands the transport besides events.
     public enum Interruption: Sendable, Hashable {
@@ -37,7 +51,9 @@ public final class Session: Sendable {
         self.welcome = welcome
         self.topics = topics
         let start = welcome.plan.startAfter
-        self.cursor = Mutex(Cursor(position: start, delivered: start, acked: start, window: InFlightWindow(capacity: window)))
+        self.cursor = Mutex(
+            Cursor(position: start, delivered: start, acked: start, window: InFlightWindow(capacity: window), lastActivity: relay.now())
+        )
     }
 
     /// Waits for deliverable events and appends them to `buffer` (in order, at most the free
@@ -106,22 +122,16 @@ public final class Session: Sendable {
         }
         buffer.removeSubrange(kept...)
         let count = kept - start
-        let (lastDelivered, wasDelivered) = cursor.withLock { cursor in
+        cursor.withLock { cursor in
             cursor.position = max(cursor.position, examinedThrough)
             for index in start..<kept { cursor.window.sent(buffer[index]) }
-            let before = cursor.delivered
-            if count > 0 { cursor.delivered = buffer[kept - 1].seq }
-            return (cursor.delivered, before)
+            if count > 0 {
+                cursor.delivered = buffer[kept - 1].seq
+                cursor.deliveredSinceSync += UInt64(count)
+            }
         }
         guard count > 0 else { return false }
         relay.counters.delivered.add(UInt64(count), ordering: .relaxed)
-        if lastDelivered != wasDelivered {
-            relay.updateRecord(of: self) { record in
-                record.deliveredSeq = lastDelivered
-                record.delivered += UInt64(count)
-                return nil
-            }
-        }
         return true
     }
 
@@ -143,33 +153,39 @@ public final class Session: Sendable {
     ///   (nothing changes then).
     public func ack(_ seq: UInt64) throws(RelayError) {
         let time = relay.now()
-        let latency = relay.histograms.deliveryLatency
-        let outcome = cursor.withLock { cursor -> (count: Int, wasFull: Bool)? in
-            guard seq <= cursor.delivered else { return nil }
-            let wasFull = cursor.window.isFull
-            let count = cursor.window.acknowledge(through: seq) { entry in
-                latency.observe(time.timeIntervalSince(entry.publishedAt))
+        var outcome: (count: Int, wasFull: Bool)?
+        relay.histograms.deliveryLatency.observeBatch { latency in
+            outcome = cursor.withLock { cursor -> (count: Int, wasFull: Bool)? in
+                guard seq <= cursor.delivered else { return nil }
+                let wasFull = cursor.window.isFull
+                let count = cursor.window.acknowledge(through: seq) { entry in
+                    latency.observe(time.timeIntervalSince(entry.publishedAt))
+                }
+                cursor.acked = max(cursor.acked, seq)
+                cursor.ackedSinceSync += UInt64(count)
+                cursor.lastActivity = time
+                cursor.lastAckAt = time
+                return (count, wasFull)
             }
-            cursor.acked = max(cursor.acked, seq)
-            return (count, wasFull)
         }
         guard let outcome else {
             let delivered = cursor.withLock { $0.delivered }
             throw RelayError(.ackBeyondDelivered, "ack \(seq) is beyond the newest event delivered on this connection (\(delivered))")
         }
         relay.counters.acked.add(UInt64(outcome.count), ordering: .relaxed)
-        relay.updateRecord(of: self) { record in
-            record.ackedSeq = max(record.ackedSeq, seq)
-            record.acked += UInt64(outcome.count)
-            record.lastAckAt = time
-            return touched(&record, at: time)
-        }
+        if isStale.load(ordering: .relaxed) { becameActive(at: time) }
         if outcome.wasFull { relay.wake(session: id) }
     }
 
     /// Inbound traffic of any kind: keeps the connection from going stale.
     public func touch() {
         let time = relay.now()
+        cursor.withLock { $0.lastActivity = max($0.lastActivity, time) }
+        if isStale.load(ordering: .relaxed) { becameActive(at: time) }
+    }
+
+    private func becameActive(at time: Date) {
+        isStale.store(false, ordering: .relaxed)
         relay.updateRecord(of: self) { touched(&$0, at: time) }
     }
 
@@ -177,6 +193,8 @@ public final class Session: Sendable {
     public func recordPing(roundTrip seconds: Double) {
         let time = relay.now()
         relay.histograms.pingRTT.observe(seconds)
+        cursor.withLock { $0.lastActivity = max($0.lastActivity, time) }
+        isStale.store(false, ordering: .relaxed)
         relay.updateRecord(of: self) { record in
             record.rttSeconds = seconds
             return touched(&record, at: time)
@@ -184,7 +202,7 @@ public final class Session: Sendable {
     }
 
     private func touched(_ record: inout ClientRecord, at time: Date) -> Transition? {
-        record.lastActivity = time
+        record.lastActivity = max(record.lastActivity, time)
         guard record.state == .stale else { return nil }
         record.state = .connected
         return Transition(event: .active, record: record, previous: .stale, sessionID: id, message: "stale client is active again")
@@ -196,16 +214,30 @@ public final class Session: Sendable {
         cursor.withLock { ($0.position, $0.delivered, $0.acked, $0.window.count) }
     }
 
-    /// Counts delivered events unacked past the ack timeout into the client's quality.
-    func refreshOverdue(now time: Date) {
-        let overdue = cursor.withLock { cursor -> Int in
-            guard let oldest = cursor.window.oldest, time.timeIntervalSince(oldest.publishedAt) > relay.configuration.ackTimeout else { return 0 }
-            return cursor.window.count
+    /// Folds the progress since the last call into `record` (the relay calls this under its
+    /// client lock): cursors, counters, last activity, and delivered events unacked past the ack
+    /// timeout, which count against quality.
+    func drainProgress(into record: inout ClientRecord, now time: Date) {
+        cursor.withLock { cursor in
+            record.deliveredSeq = max(record.deliveredSeq, cursor.delivered)
+            record.ackedSeq = max(record.ackedSeq, cursor.acked)
+            record.delivered += cursor.deliveredSinceSync
+            record.acked += cursor.ackedSinceSync
+            cursor.deliveredSinceSync = 0
+            cursor.ackedSinceSync = 0
+            record.lastActivity = max(record.lastActivity, cursor.lastActivity)
+            if let ackAt = cursor.lastAckAt { record.lastAckAt = ackAt }
+            if let oldest = cursor.window.oldest, time.timeIntervalSince(oldest.publishedAt) > relay.configuration.ackTimeout {
+                record.overdue = cursor.window.count
+            } else {
+                record.overdue = 0
+            }
         }
-        relay.updateRecord(of: self) { record in
-            record.overdue = overdue
-            return nil
-        }
+    }
+
+    /// Marks the session's client stale (the sweep does, under the client lock).
+    func markStale() {
+        isStale.store(true, ordering: .relaxed)
     }
 
     /// Closes the session from the transport's side (the connection ended).
