@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -49,10 +50,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SQLiteStore",
+            dependencies: [
+                "TetherCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                // For ConfigReader, which PluginContext hands every plugin.
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            path: "Plugins/SQLiteStore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TetherServer",
             dependencies: [
                 "TetherCore",
                 "MemoryStore",
+                "SQLiteStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -79,6 +92,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "tether-store-bench",
+            dependencies: ["TetherCore", "MemoryStore", "SQLiteStore"],
+            path: "Benchmarks/StoreThroughput",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "tether-core-bench",
             dependencies: ["TetherCore", "MemoryStore"],
             path: "Benchmarks/CoreFanout",
@@ -92,6 +111,15 @@ let package = Package(
         .testTarget(
             name: "MemoryStoreTests",
             dependencies: ["MemoryStore", "TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SQLiteStoreTests",
+            dependencies: [
+                "SQLiteStore", "TetherCore", "TetherTesting", "MemoryStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ public import Hummingbird
 public import HummingbirdWebSocket
 public import TetherCore
 import MemoryStore
+import SQLiteStore
 
 /// The router every HTTP-facing plugin registers on. Its context supports WebSocket upgrades,
 /// so one router serves plain routes and WebSocket endpoints alike.
@@ -12,6 +13,7 @@ extension PluginRegistry where Routes == TetherRouter {
     public static var builtins: PluginRegistry<TetherRouter> {
         PluginRegistry(
             stores: [
+                SQLiteBufferStore.plugin,
                 MemoryBufferStore.plugin,
             ],
             transports: [],
