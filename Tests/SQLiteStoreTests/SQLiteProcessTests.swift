@@ -46,6 +46,7 @@ struct SQLiteProcessTests {
         }
         let promised = accepted.all
         #expect(promised.count > 0, "no publish was accepted before the kill")
+        print("crash round \(round): \(promised.count) events answered 202 before SIGKILL")
 
         let restarted = try await RelayProcess.start(arguments: arguments)
         var found: [UInt64: String] = [:]
@@ -155,16 +156,24 @@ struct SQLiteProcessTests {
             Issue.record("the 10 s TTL expired before the check; the machine is too slow for this test's timing")
         }
 
-        // Space returns when the TTL trims the old events; the next publish succeeds and readiness is back.
+        // Space returns when the TTL trims the old events: the same request that was refused
+        // succeeds again (polled, as a producer retrying with backoff would), and readiness is back.
+        let refusedBody = (0..<20).map { "{\"topic\":\"full\",\"data\":{\"pad\":\"\(pad)\",\"retry\":\($0)}}" }.joined(separator: "\n")
         let recovery = Date().addingTimeInterval(40)
         var recovered: (status: Int, body: Data)?
+        var refusedRetries = 0
         while Date() < recovery {
-            let response = try await relay.http("POST", "/v1/events", body: Data(#"{"topic":"again","data":1}"#.utf8), headers: ["Content-Type": "application/json"])
+            let response = try await relay.http("POST", "/v1/events", body: Data(refusedBody.utf8), headers: ndjson)
             if response.status == 202 { recovered = response; break }
+            #expect(response.status == 503)
+            refusedRetries += 1
             try await Task.sleep(for: .milliseconds(200))
         }
         let back = try #require(recovered, "writes did not resume after the TTL freed pages")
-        #expect(try accepted202(back.body) == [promised.keys.max()! + 1], "no sequence number was used by the failed batches")
+        #expect(refusedRetries > 0, "the retry should be refused while the old events are retained")
+        let first = promised.keys.max()! + 1
+        #expect(try accepted202(back.body) == Array(first..<(first + 20)), "no sequence number was used by the failed batches")
+        print("full database: \(promised.count) events accepted before SQLITE_FULL, \(refusedRetries) retries refused before the TTL freed pages")
         #expect(try await relay.http("GET", "/readyz").status == 200)
         #expect(await relay.terminate() == 0)
     }
