@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "TetherCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 // For ConfigReader, which PluginContext hands every plugin.
                 .product(name: "Configuration", package: "swift-configuration"),
             ],

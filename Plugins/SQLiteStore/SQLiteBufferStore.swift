@@ -233,9 +233,7 @@ public final class SQLiteBufferStore: ClientRecordStore {
     /// maps to its existing sequence number instead.
     private static func insert(_ drafts: [EventDraft], into state: inout LogState, db: Database) throws -> ([UInt64], [Event]) {
         let find = try db.cachedStatement(sql: "SELECT seq FROM events WHERE producer_id = ?")
-        let insert = try db.cachedStatement(
-            sql: "INSERT INTO events (seq, time, bytes, topic, producer_id, data) VALUES (?, ?, ?, ?, ?, ?)"
-        )
+        let insert = try EventInsert(db)
         var sequences: [UInt64] = []
         sequences.reserveCapacity(drafts.count)
         var appended: [Event] = []
@@ -255,9 +253,7 @@ public final class SQLiteBufferStore: ClientRecordStore {
             state.head += 1
             let event = draft.sequenced(state.head)
             let bytes = event.retainedBytes
-            try insert.execute(arguments: [
-                Int64(event.seq), event.time.timeIntervalSince1970, bytes, event.topic, event.producerID, Data(event.data),
-            ])
+            try insert(event, bytes: bytes)
             if state.depthEvents == 0 { state.oldest = event.seq }
             state.depthEvents += 1
             state.depthBytes += bytes
