@@ -80,6 +80,21 @@ struct SQLiteProcessTests {
         #expect(await restarted.terminate() == 0)
     }
 
+    @Test func serveWithNoStoreFlagUsesSQLiteInTheStateDirectory() async throws {
+        let directory = try temporaryDirectory(prefix: "tether-default")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let relay = try await RelayProcess.start(arguments: ["--state-dir", directory.path])
+        #expect(relay.log.contains("store=sqlite"), "\(relay.log)")
+        let published = try await relay.http("POST", "/v1/events", body: Data(#"{"topic":"t","data":1}"#.utf8), headers: ["Content-Type": "application/json"])
+        #expect(try accepted202(published.body) == [1])
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("tether.sqlite").path))
+        let epoch = try await Self.log(relay).epoch
+        #expect(await relay.terminate() == 0)
+        let again = try await RelayProcess.start(arguments: ["--state-dir", directory.path])
+        #expect(try await Self.log(again) == (epoch, 1), "a clean restart keeps the epoch and the event")
+        #expect(await again.terminate() == 0)
+    }
+
     @Test func corruptDatabaseFailsStartUpWithExitCode2NamingTheFile() async throws {
         let directory = try temporaryDirectory(prefix: "tether-corrupt")
         defer { try? FileManager.default.removeItem(at: directory) }
