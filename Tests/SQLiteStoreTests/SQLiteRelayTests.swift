@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TetherCore
 import TetherTesting
@@ -147,5 +148,67 @@ func receive(_ session: Session, through last: UInt64) async throws -> [Event] {
         let received = try await group.next()!
         group.cancelAll()
         return received
+    }
+}
+
+/// A full database with subscribers attached: their changing cursors must not keep the health
+/// sweep from trimming, or the space that would let writes resume is never freed.
+@Suite("Relay over a full SQLite store")
+struct SQLiteFullStoreTests {
+    final class Clock: Sendable {
+        private let time = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        var now: Date { time.withLock { $0 } }
+        func advance(_ seconds: Double) { time.withLock { $0 = $0.addingTimeInterval(seconds) } }
+    }
+
+    @Test func sweepTrimsAndWritesResumeWhileSubscribersAck() async throws {
+        let directory = try temporaryDirectory(prefix: "sqlite-full-relay")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let clock = Clock()
+        var configuration = RelayConfiguration()
+        configuration.retention = RetentionPolicy(ttl: 60, maxEvents: 1_000_000, maxBytes: 1 << 40)
+        configuration.clientRecordTTL = 3600
+        let store = SQLiteBufferStore(configuration: .init(
+            path: directory.appendingPathComponent("tether.sqlite").path, retention: configuration.retention, maxPages: 40
+        ))
+        let relay = Relay(store: store, configuration: configuration, now: { clock.now })
+        try await relay.start()
+        let pad = String(repeating: "q", count: 300)
+        let sessions = try await withThrowingTaskGroup(of: Session.self) { group in
+            for index in 0..<20 {
+                group.addTask { try await relay.subscribe(Hello(clientID: "sub-\(index)"), transport: "test", remote: "local") }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        var accepted: UInt64 = 0
+        var refused: RelayError?
+        for request in 0..<1000 {
+            do {
+                let drafts = (0..<10).map { EventDraft(topic: "t", data: Array("{\"r\":\(request),\"i\":\($0),\"pad\":\"\(pad)\"}".utf8), time: clock.now) }
+                accepted = try await relay.publish(drafts).last!
+            } catch {
+                refused = error
+                break
+            }
+        }
+        #expect(refused?.code == .storeUnavailable, "40 pages never filled up")
+        #expect(relay.healthStatus.lastError?.contains("is full") == true)
+        // Every subscriber acknowledges what it got, so every client record is dirty.
+        for session in sessions {
+            var buffer: [Event] = []
+            _ = try await session.next(into: &buffer)
+            if let last = buffer.last?.seq { try session.ack(last) }
+        }
+        clock.advance(120)
+        await relay.sweep()
+        let state = try await store.state()
+        #expect(state.depthEvents == 0 && state.head == accepted, "the sweep trimmed the expired events: \(state)")
+        let next = try await relay.publish([EventDraft(topic: "t", data: Array("1".utf8), time: clock.now)])
+        #expect(next == [accepted + 1])
+        #expect(relay.healthStatus.lastError == nil)
+        await relay.sweep()
+        #expect(relay.healthStatus.lastError == nil, "client records are saved once there is room")
+        for session in sessions { session.close(reason: "done") }
+        try await store.close()
     }
 }
