@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -94,6 +95,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SQLiteStore",
+            dependencies: [
+                "TetherCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                // For ConfigReader, which PluginContext hands every plugin.
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            path: "Plugins/SQLiteStore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TetherServer",
             dependencies: [
                 "TetherCore",
@@ -102,6 +115,7 @@ let package = Package(
                 "JSONStatsExporter",
                 "SSETransport",
                 "TetherRouting",
+                "SQLiteStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -127,6 +141,12 @@ let package = Package(
         .target(
             name: "TetherTesting",
             dependencies: ["TetherCore", "MemoryStore"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tether-store-bench",
+            dependencies: ["TetherCore", "MemoryStore", "SQLiteStore"],
+            path: "Benchmarks/StoreThroughput",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -158,6 +178,15 @@ let package = Package(
         .testTarget(
             name: "SSETransportTests",
             dependencies: ["TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SQLiteStoreTests",
+            dependencies: [
+                "SQLiteStore", "TetherCore", "TetherTesting", "MemoryStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

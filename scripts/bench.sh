@@ -9,3 +9,7 @@ swift build -c release --product tether-core-bench
 echo "bench: core fan-out" >&2
 .build/release/tether-core-bench --smoke=$smoke > bench-results/core-fanout.md
 cat bench-results/core-fanout.md
+swift build -c release --product tether-store-bench
+echo "bench: store throughput" >&2
+.build/release/tether-store-bench ${smoke:+--smoke=$smoke} > bench-results/store-throughput.md
+cat bench-results/store-throughput.md

@@ -102,6 +102,9 @@ public final class Relay: Sendable {
             do {
                 let outcome = try await store.append(drafts)
                 apply(outcome)
+                health.withLock { status in
+                    if status.appendFailing { status = HealthStatus(lastProof: status.lastProof, lastError: nil) }
+                }
                 var offset = 0
                 for pending in batch {
                     let sequences = Array(outcome.sequences[offset..<(offset + pending.drafts.count)])
@@ -113,7 +116,10 @@ public final class Relay: Sendable {
                     "buffer store append failed; producers were told 503 and nothing of the batch was stored",
                     metadata: ["error": "\(error)", "events": "\(drafts.count)"]
                 )
-                health.withLock { $0.lastError = "store append failed: \(error)" }
+                health.withLock {
+                    $0.lastError = "store append failed: \(error)"
+                    $0.appendFailing = true
+                }
                 for pending in batch {
                     pending.continuation.resume(returning: .failure(.storeUnavailable(error)))
                 }
@@ -172,7 +178,12 @@ public final class Relay: Sendable {
                 view.state = probe
                 view.recent.trim(below: probe.oldest)
             }
-            health.withLock { $0 = HealthStatus(lastProof: time, lastError: nil) }
+            health.withLock { status in
+                // A store that still reads may still refuse writes: only an append clears that.
+                let failing = status.appendFailing
+                status = HealthStatus(lastProof: time, lastError: failing ? status.lastError : nil)
+                status.appendFailing = failing
+            }
         } catch {
             logger.error("health sweep could not reach the buffer store", metadata: ["error": "\(error)"])
             health.withLock { $0.lastError = "store probe failed: \(error)" }
@@ -188,6 +199,10 @@ public final class Relay: Sendable {
 public struct HealthStatus: Sendable, Hashable {
     public var lastProof: Date?
     public var lastError: String?
+    /// The newest append failed. Only a successful append clears this and its `lastError`, so
+    /// readiness does not come back while the store reads and probes fine but refuses writes
+    /// (a full disk or quota).
+    public var appendFailing = false
 
     public init(lastProof: Date? = nil, lastError: String? = nil) {
         self.lastProof = lastProof

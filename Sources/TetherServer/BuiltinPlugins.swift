@@ -4,12 +4,14 @@ import JSONStatsExporter
 import MemoryStore
 import PrometheusExporter
 import SSETransport
+import SQLiteStore
 
 extension PluginRegistry where Routes == TetherRouter {
     /// Every plugin compiled into `tether`. Adding a plugin is one line here.
     public static var builtins: PluginRegistry<TetherRouter> {
         PluginRegistry(
             stores: [
+                SQLiteBufferStore.plugin,
                 MemoryBufferStore.plugin,
             ],
             transports: [

@@ -1,6 +1,7 @@
 public import Configuration
 public import TetherCore
 public import Foundation
+import SQLiteStore
 
 /// Everything `tether serve` runs with, read once at start-up from the layered configuration
 /// (flags > `TETHER_*` environment > config file > defaults). Every value is checked here, so a
@@ -8,7 +9,7 @@ public import Foundation
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8765
-    public var storeName = "memory"
+    public var storeName = "sqlite"
     /// Transport and exporter plugins to enable; `nil` enables every one compiled in.
     public var transportNames: [String]?
     public var exporterNames: [String]?
@@ -24,10 +25,10 @@ public struct ServerConfiguration: Sendable {
     /// The documented keys, as `(key, environment variable, default, meaning)`, for `--help` and docs.
     public static let keys: [(key: String, meaning: String)] = [
         ("listen", "HOST:PORT to listen on (default 127.0.0.1:8765)"),
-        ("store", "buffer store plugin (default memory; see `tether plugins`)"),
+        ("store", "buffer store plugin: sqlite (durable, default) or memory (volatile); see `tether plugins`"),
         ("transports", "comma-separated transport plugins (default: all compiled in)"),
         ("exporters", "comma-separated metrics exporter plugins (default: all compiled in)"),
-        ("state-dir", "directory for durable stores (default $STATE_DIRECTORY, else ./tether-data)"),
+        ("state-dir", "directory for durable stores (default $STATE_DIRECTORY, else ./tether-data); sqlite keeps tether.sqlite there"),
         ("retention.ttl", "seconds an event is retained (default 300)"),
         ("retention.max-events", "most events retained (default 100000)"),
         ("retention.max-bytes", "most bytes retained (default 268435456)"),
@@ -43,7 +44,7 @@ public struct ServerConfiguration: Sendable {
         ("auth.subscriber-tokens", "comma-separated bearer tokens allowed to subscribe (also $CREDENTIALS_DIRECTORY/subscriber-tokens); none = open"),
         ("insecure", "true to listen beyond loopback without tokens (default false)"),
         ("log.level", "trace, debug, info, notice, warning, error or critical (default info)"),
-    ]
+    ] + SQLiteBufferStore.Configuration.keys.map { ("store.sqlite.\($0.key)", $0.meaning) }
 
     /// Reads and checks every key. `environment` supplies `STATE_DIRECTORY` (set by systemd).
     public init(reader: ConfigReader, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {

@@ -48,9 +48,14 @@ public final class RelayProcess: @unchecked Sendable {
     ) async throws -> RelayProcess {
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TETHER_") }
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TETHER_") && $0.key != "STATE_DIRECTORY" }
         env.merge(environment) { $1 }
+        var arguments = arguments
+        if !arguments.contains("--state-dir"), env["TETHER_STATE_DIR"] == nil, env["STATE_DIRECTORY"] == nil {
+            // The default store is durable: give each process its own log, not ./tether-data.
+            arguments += ["--state-dir", try temporaryDirectory(prefix: "tether-state").path]
+        }
+        process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
         process.environment = env
         let pipe = Pipe()
         process.standardError = pipe
@@ -118,6 +123,14 @@ public final class RelayProcess: @unchecked Sendable {
     ) async throws -> (status: Int, body: Data) {
         try await HTTP.request(method, baseURL + path, body: body, headers: headers)
     }
+}
+
+/// A new, empty directory under the system's temporary directory (tests remove it or leave it
+/// to the system's cleaner).
+public func temporaryDirectory(prefix: String) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
 }
 
 /// Plain HTTP requests for tests (URLSession, one ephemeral session per call).

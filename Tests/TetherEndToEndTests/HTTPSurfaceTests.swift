@@ -101,7 +101,7 @@ struct HTTPSurfaceTests {
     }
 
     @Test(arguments: [
-        (["--store", "nonesuch"], [String: String](), "unknown store plugin \"nonesuch\"; this build has: memory"),
+        (["--store", "nonesuch"], [String: String](), "unknown store plugin \"nonesuch\"; this build has: sqlite, memory"),
         (["--listen", "nowhere"], [:], "listen \"nowhere\" is not HOST:PORT"),
         ([], ["TETHER_LAG_CAP": "lots"], "lag-cap \"lots\" is not a whole number"),
         ([], ["TETHER_RETENTION_TTL": "-5"], "retention.ttl \"-5\" is not a number"),
