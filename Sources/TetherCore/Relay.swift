@@ -167,10 +167,7 @@ public final class Relay: Sendable {
         let time = now()
         let (changed, forgotten) = sweepClients(now: time)
         do {
-            if let durable = store as? any ClientRecordStore {
-                if !changed.isEmpty { try await durable.saveClients(changed) }
-                if !forgotten.isEmpty { try await durable.deleteClients(forgotten) }
-            }
+            // Trim before saving client records: on a full disk the trim is what frees pages.
             let trimmed = try await store.trim(configuration.retention, now: time)
             counters.expired.add(UInt64(trimmed.removedEvents), ordering: .relaxed)
             let probe = try await store.state()
@@ -187,6 +184,25 @@ public final class Relay: Sendable {
         } catch {
             logger.error("health sweep could not reach the buffer store", metadata: ["error": "\(error)"])
             health.withLock { $0.lastError = "store probe failed: \(error)" }
+        }
+        await saveClientRecords(changed: changed, forgotten: forgotten)
+    }
+
+    /// Saves changed client records to a durable store; on failure they stay marked changed, so
+    /// the next sweep tries again instead of losing them.
+    private func saveClientRecords(changed: [PersistedClient], forgotten: [String]) async {
+        guard let durable = store as? any ClientRecordStore, !(changed.isEmpty && forgotten.isEmpty) else { return }
+        do {
+            if !changed.isEmpty { try await durable.saveClients(changed) }
+            if !forgotten.isEmpty { try await durable.deleteClients(forgotten) }
+        } catch {
+            logger.warning(
+                "could not save client records; the next health sweep retries",
+                metadata: ["error": "\(error)", "clients": "\(changed.count)"]
+            )
+            clients.withLock { table in
+                for client in changed where table.records[client.id] != nil { table.dirty.insert(client.id) }
+            }
         }
     }
 
