@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "tether", targets: ["tether"]),
         .library(name: "TetherCore", targets: ["TetherCore"]),
         .library(name: "TetherTesting", targets: ["TetherTesting"]),
+        .library(name: "TetherClient", targets: ["TetherClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -49,10 +51,36 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WebSocketTransport",
+            dependencies: [
+                "TetherCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Plugins/WebSocketTransport",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TetherClient",
+            dependencies: [
+                "TetherCore",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TetherServer",
             dependencies: [
                 "TetherCore",
                 "MemoryStore",
+                "WebSocketTransport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -66,6 +94,7 @@ let package = Package(
             dependencies: [
                 "TetherServer",
                 "TetherCore",
+                "TetherClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -92,6 +121,21 @@ let package = Package(
         .testTarget(
             name: "MemoryStoreTests",
             dependencies: ["MemoryStore", "TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WebSocketTransportTests",
+            dependencies: [
+                "TetherTesting", "TetherClient", "TetherCore",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TetherClientTests",
+            dependencies: ["TetherClient", "TetherCore", "TetherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ public import Hummingbird
 public import HummingbirdWebSocket
 public import TetherCore
 import MemoryStore
+import WebSocketTransport
 
 /// The router every HTTP-facing plugin registers on. Its context supports WebSocket upgrades,
 /// so one router serves plain routes and WebSocket endpoints alike.
@@ -14,7 +15,9 @@ extension PluginRegistry where Routes == TetherRouter {
             stores: [
                 MemoryBufferStore.plugin,
             ],
-            transports: [],
+            transports: [
+                WebSocketTransport.plugin,
+            ],
             exporters: []
         )
     }
