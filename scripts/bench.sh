@@ -9,3 +9,28 @@ swift build -c release --product tether-core-bench
 echo "bench: core fan-out" >&2
 .build/release/tether-core-bench ${smoke:+--smoke=$smoke} > bench-results/core-fanout.md
 cat bench-results/core-fanout.md
+
+# WebSocket: fan-out with acks to 10 and 100 subscriber processes, latency at half the peak,
+# replay of 1000 missed events. The relay runs as its own release process on a free port.
+swift build -c release --product tether
+echo "bench: websocket" >&2
+relay_log=bench-results/websocket-relay.log
+.build/release/tether serve --listen 127.0.0.1:0 --log-level notice > "$relay_log" 2>&1 &
+relay_pid=$!
+trap 'kill "$relay_pid" 2>/dev/null || true' EXIT
+port=""
+for _ in $(seq 1 200); do
+  port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$relay_log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { echo "bench: the relay did not start:" >&2; cat "$relay_log" >&2; exit 1; }
+if [ "$smoke" = 1 ]; then
+  ws_args=(--deliveries 2000 --latency-events 200 --replay-runs 1)
+else
+  ws_args=()
+fi
+.build/release/tether bench websocket --url "ws://127.0.0.1:$port/v1/ws" --json bench-results/websocket.json "${ws_args[@]}" \
+  > bench-results/websocket.md
+cat bench-results/websocket.md
+kill "$relay_pid" 2>/dev/null || true

@@ -15,6 +15,10 @@ import struct Foundation.Date
 ///   a `gap` frame before the events that follow one. It sends at most the session's window of
 ///   unacked events, and each write waits for the socket (so a client that stops reading holds
 ///   the relay to a window of sequence numbers, never a queue of copies).
+/// - The **publisher** answers publishes in arrival order, handing every publish waiting at that
+///   moment to the relay as one batch, so a producer that pipelines publishes is group-committed
+///   instead of paying a store round trip each. At most `maxQueuedPublishes` wait; then the
+///   reader stops reading until there is room.
 /// - The **pinger** sends `{"type":"ping","id":k}` every ping interval; the reader turns the
 ///   matching pong into `session.recordPing`.
 ///
@@ -35,6 +39,20 @@ final class WebSocketConnection: Sendable {
     private let closed = Atomic<Bool>(false)
     private let endReason = Mutex<String?>(nil)
     private let pings = Mutex<[UInt64: ContinuousClock.Instant]>([:])
+    private let backlog = Mutex<[PublishItem]>([])
+    static let maxQueuedPublishes = 1024
+
+    /// A publish as the reader decoded it, waiting for the publisher.
+    private enum PublishItem: Sendable {
+        case draft(EventDraft, id: String?)
+        case refused(RelayError, id: String?)
+    }
+
+    /// How the reader hands publishes to the publisher, and hears there is room again.
+    private struct PublishPipe: Sendable {
+        var wake: AsyncStream<Void>.Continuation
+        var room: AsyncStream<Void>
+    }
 
     init(relay: Relay, configuration: WebSocketTransport.Configuration, decoder: PublishRequestDecoder, outbound: WebSocketOutboundWriter, remote: String, logger: Logger) {
         self.relay = relay
@@ -55,13 +73,16 @@ final class WebSocketConnection: Sendable {
     func run(inbound: WebSocketInboundStream) async {
         let (writerSessions, toWriter) = AsyncStream.makeStream(of: Session.self)
         let (pingerSessions, toPinger) = AsyncStream.makeStream(of: Session.self)
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (room, roomSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let pipe = PublishPipe(wake: wake, room: room)
         await withTaskGroup(of: Outcome.self) { group in
             group.addTask {
                 defer {
                     toWriter.finish()
                     toPinger.finish()
                 }
-                await self.read(inbound) { session in
+                await self.read(inbound, publishes: pipe) { session in
                     toWriter.yield(session)
                     toPinger.yield(session)
                 }
@@ -76,6 +97,10 @@ final class WebSocketConnection: Sendable {
             }
             group.addTask {
                 for await session in pingerSessions { await self.ping(session) }
+                return .keepGoing
+            }
+            group.addTask {
+                await self.publish(wakes, room: roomSignal)
                 return .keepGoing
             }
             group.addTask {
@@ -95,8 +120,9 @@ final class WebSocketConnection: Sendable {
 
     // MARK: Reader
 
-    private func read(_ inbound: WebSocketInboundStream, attach: (Session) -> Void) async {
+    private func read(_ inbound: WebSocketInboundStream, publishes: PublishPipe, attach: (Session) -> Void) async {
         var messages = InboundMessages(inbound, maxBytes: configuration.maxFrameBytes)
+        var room = publishes.room.makeAsyncIterator()
         let scanner = JSONScanner(maxDepth: decoder.limits.maxDepth)
         var session: Session?
         do {
@@ -129,6 +155,21 @@ final class WebSocketConnection: Sendable {
                     guard let started = await start(hello) else { return }
                     session = started
                     attach(started)
+                    continue
+                }
+                if case .publish(let producerID) = frame {
+                    let item: PublishItem
+                    do {
+                        item = .draft(try decoder.decode(bytes, format: .json, now: Date())[0], id: producerID)
+                    } catch {
+                        item = .refused(error, id: producerID)
+                    }
+                    var queued = backlog.withLock { $0.append(item); return $0.count }
+                    publishes.wake.yield()
+                    while queued >= Self.maxQueuedPublishes {
+                        guard await room.next() != nil else { return }
+                        queued = backlog.withLock { $0.count }
+                    }
                     continue
                 }
                 guard await handle(frame, bytes: bytes, session: current) else { return }
@@ -177,15 +218,8 @@ final class WebSocketConnection: Sendable {
                 session.recordPing(roundTrip: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             }
             return true
-        case .publish(let producerID):
-            do {
-                let drafts = try decoder.decode(bytes, format: .json, now: Date())
-                let sequences = try await relay.publish(drafts)
-                return await send(RelayFrame.published(id: producerID, seq: sequences.first ?? 0))
-            } catch {
-                relay.counters.countRefused(error.code)
-                return await send(RelayFrame.error(error, id: producerID))
-            }
+        case .publish:
+            return true  // queued by the reader for the publisher
         case .stats:
             do {
                 return await send(RelayFrame.stats(try relay.stats().jsonBytes()))
@@ -199,6 +233,48 @@ final class WebSocketConnection: Sendable {
             let error = RelayError(.unknownType, "unknown frame type \"\(type)\"; this relay understands hello, ack, ping, pong, publish, stats")
             relay.counters.countRefused(error.code)
             return await send(RelayFrame.error(error))
+        }
+    }
+
+    // MARK: Publisher
+
+    private func publish(_ wakes: AsyncStream<Void>, room: AsyncStream<Void>.Continuation) async {
+        for await _ in wakes {
+            while true {
+                let items = backlog.withLock { queue -> [PublishItem] in
+                    defer { queue.removeAll(keepingCapacity: true) }
+                    return queue
+                }
+                guard !items.isEmpty else { break }
+                room.yield()
+                var index = 0
+                while index < items.count {
+                    if case .refused(let error, let id) = items[index] {
+                        relay.counters.countRefused(error.code)
+                        guard await send(RelayFrame.error(error, id: id)) else { return }
+                        index += 1
+                        continue
+                    }
+                    var drafts: [EventDraft] = []
+                    var ids: [String?] = []
+                    while index < items.count, case .draft(let draft, let id) = items[index] {
+                        drafts.append(draft)
+                        ids.append(id)
+                        index += 1
+                    }
+                    do {
+                        let sequences = try await relay.publish(drafts)
+                        for (id, seq) in zip(ids, sequences) {
+                            guard await send(RelayFrame.published(id: id, seq: seq)) else { return }
+                        }
+                    } catch {
+                        for id in ids {
+                            relay.counters.countRefused(error.code)
+                            guard await send(RelayFrame.error(error, id: id)) else { return }
+                        }
+                    }
+                }
+            }
         }
     }
 

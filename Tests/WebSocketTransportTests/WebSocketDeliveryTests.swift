@@ -156,6 +156,26 @@ struct WebSocketDeliveryTests {
         await relay.terminate()
     }
 
+    @Test func pipelinedPublishesAreAnsweredInOrder() async throws {
+        let relay = try await RelayProcess.start()
+        let socket = RawSocket.connect(port: relay.port)
+        _ = try await socket.hello(["topics": ["nothing-here"]])
+        for n in 0..<300 {
+            socket.send(n == 150 ? #"{"type":"publish","data":1,"id":"bad"}"# : #"{"type":"publish","topic":"p","data":\#(n),"id":"p-\#(n)"}"#)
+        }
+        var answers: [String] = []
+        var seqs: [Int] = []
+        for _ in 0..<300 {
+            let frame = try await socket.next()
+            if frame["type"] as? String == "published" { seqs.append(try #require(frame["seq"] as? Int)) }
+            answers.append("\(frame["type"] as? String ?? "?"):\(frame["id"] as? String ?? "-")")
+        }
+        #expect(answers == (0..<300).map { $0 == 150 ? "error:bad" : "published:p-\($0)" })
+        #expect(seqs == Array(1...299))
+        socket.close()
+        await relay.terminate()
+    }
+
     @Test func relayPingsAndRecordsTheRoundTrip() async throws {
         let relay = try await RelayProcess.start(environment: ["TETHER_TRANSPORT_WEBSOCKET_PING_INTERVAL": "0.05"])
         let socket = RawSocket.connect(port: relay.port)
