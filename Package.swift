@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "tether", targets: ["tether"]),
         .library(name: "TetherCore", targets: ["TetherCore"]),
         .library(name: "TetherTesting", targets: ["TetherTesting"]),
+        .library(name: "TetherClient", targets: ["TetherClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -30,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -107,6 +109,32 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WebSocketTransport",
+            dependencies: [
+                "TetherCore",
+                "TetherRouting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Plugins/WebSocketTransport",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TetherClient",
+            dependencies: [
+                "TetherCore",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TetherServer",
             dependencies: [
                 "TetherCore",
@@ -116,6 +144,7 @@ let package = Package(
                 "SSETransport",
                 "TetherRouting",
                 "SQLiteStore",
+                "WebSocketTransport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -129,6 +158,7 @@ let package = Package(
             dependencies: [
                 "TetherServer",
                 "TetherCore",
+                "TetherClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -187,6 +217,21 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WebSocketTransportTests",
+            dependencies: [
+                "TetherTesting", "TetherClient", "TetherCore",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TetherClientTests",
+            dependencies: ["TetherClient", "TetherCore", "TetherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

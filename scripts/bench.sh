@@ -11,5 +11,34 @@ echo "bench: core fan-out" >&2
 cat bench-results/core-fanout.md
 swift build -c release --product tether-store-bench
 echo "bench: store throughput" >&2
-.build/release/tether-store-bench ${smoke:+--smoke=$smoke} > bench-results/store-throughput.md
+.build/release/tether-store-bench --smoke=$smoke > bench-results/store-throughput.md
 cat bench-results/store-throughput.md
+
+# WebSocket: fan-out with acks to 10 and 100 subscriber processes, latency at half the peak,
+# replay of 1000 missed events. The relay runs as its own release process on a free port.
+swift build -c release --product tether
+echo "bench: websocket" >&2
+relay_log=bench-results/websocket-relay.log
+# A lag cap above the run's size: the fan-out figure is about delivery, not about gaps.
+TETHER_LAG_CAP=1000000 .build/release/tether serve --listen 127.0.0.1:0 --log-level notice > "$relay_log" 2>&1 &
+relay_pid=$!
+trap 'kill "$relay_pid" 2>/dev/null || true' EXIT
+port=""
+for _ in $(seq 1 200); do
+  port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$relay_log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { echo "bench: the relay did not start:" >&2; cat "$relay_log" >&2; exit 1; }
+if [ "$smoke" = 1 ]; then
+  ws_args=(--deliveries 2000 --latency-events 200 --replay-runs 1)
+else
+  ws_args=()
+fi
+# Two producers: HTTP batches (the relay's fan-out capacity) and WebSocket publish frames.
+for producer in http websocket; do
+  .build/release/tether bench websocket --url "ws://127.0.0.1:$port/v1/ws" --producer "$producer" \
+    --json "bench-results/websocket-$producer.json" "${ws_args[@]}" > "bench-results/websocket-$producer.md"
+  cat "bench-results/websocket-$producer.md"
+done
+kill "$relay_pid" 2>/dev/null || true

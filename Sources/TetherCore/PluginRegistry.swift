@@ -8,12 +8,16 @@ public struct PluginContext: Sendable {
     /// Where durable plugins keep their files (`--state-dir`, `$STATE_DIRECTORY`, or `./tether-data`).
     public var stateDirectory: String
     public var retention: RetentionPolicy
+    /// The relay's ingest limits, so that every transport that accepts publishes enforces the
+    /// same ones as `POST /v1/events`.
+    public var limits: IngestLimits
     public var logger: Logger
 
-    public init(config: ConfigReader, stateDirectory: String, retention: RetentionPolicy, logger: Logger) {
+    public init(config: ConfigReader, stateDirectory: String, retention: RetentionPolicy, limits: IngestLimits = IngestLimits(), logger: Logger) {
         self.config = config
         self.stateDirectory = stateDirectory
         self.retention = retention
+        self.limits = limits
         self.logger = logger
     }
 }

@@ -20,7 +20,19 @@ public final class RelayCounters: Sendable {
     public let droppedLagCap = Atomic<UInt64>(0)
     public let droppedEvicted = Atomic<UInt64>(0)
 
+    /// Inbound frames or requests a transport refused (bad input), by error code. Rare, so a lock
+    /// is fine here.
+    private let refusedByCode = Mutex<[String: UInt64]>([:])
+
     public init() {}
+
+    /// Counts one refused frame or request under its error code (`malformed`, `unknown_type`, ...).
+    public func countRefused(_ code: RelayError.Code) {
+        refusedByCode.withLock { $0[code.rawValue, default: 0] += 1 }
+    }
+
+    /// Refused frames and requests so far, by error code.
+    public var refused: [String: UInt64] { refusedByCode.withLock { $0 } }
 
     func countDropped(_ gap: Gap) {
         switch gap.reason {

@@ -12,6 +12,8 @@ public struct RelayStats: Sendable, Codable, Hashable {
         public var acked: UInt64
         public var replayed: UInt64
         public var dropped: [String: UInt64]
+        /// Bad input refused by transports, by error code.
+        public var refused: [String: UInt64]
         public var expired: UInt64
         public var evicted: UInt64
         public var reconnects: UInt64
@@ -72,6 +74,7 @@ extension Relay {
                 published: c.published.load(ordering: .relaxed), delivered: c.delivered.load(ordering: .relaxed),
                 acked: c.acked.load(ordering: .relaxed), replayed: c.replayed.load(ordering: .relaxed),
                 dropped: Dictionary(uniqueKeysWithValues: GapReason.allCases.map { ($0.rawValue, c.dropped($0)) }),
+                refused: c.refused,
                 expired: c.expired.load(ordering: .relaxed), evicted: c.evicted.load(ordering: .relaxed),
                 reconnects: c.reconnects.load(ordering: .relaxed),
                 averageQuality: clientStats.isEmpty ? nil : clientStats.map(\.quality).reduce(0, +) / Double(clientStats.count),

@@ -136,7 +136,12 @@ public final class Session: Sendable {
     }
 
     private func skip(_ gap: Gap) {
-        cursor.withLock { $0.position = max($0.position, gap.to) }
+        cursor.withLock { cursor in
+            cursor.position = max(cursor.position, gap.to)
+            // A declared gap counts as delivered: the subscriber may acknowledge its end, as it
+            // may after a gap declared in the welcome (whose cursor starts at the gap's end).
+            cursor.delivered = max(cursor.delivered, gap.to)
+        }
         relay.counters.countDropped(gap)
         relay.updateRecord(of: self) { record in
             Transition(

@@ -3,8 +3,9 @@ public import TetherCore
 import JSONStatsExporter
 import MemoryStore
 import PrometheusExporter
-import SSETransport
 import SQLiteStore
+import SSETransport
+import WebSocketTransport
 
 extension PluginRegistry where Routes == TetherRouter {
     /// Every plugin compiled into `tether`. Adding a plugin is one line here.
@@ -15,6 +16,7 @@ extension PluginRegistry where Routes == TetherRouter {
                 MemoryBufferStore.plugin,
             ],
             transports: [
+                WebSocketTransport.plugin,
                 SSETransport.plugin,
             ],
             exporters: [

@@ -3,6 +3,7 @@ public import Logging
 public import TetherCore
 public import Hummingbird
 public import TetherRouting
+import HummingbirdWebSocket
 import ServiceLifecycle
 
 /// `tether serve`: the relay core, the configured store and the HTTP surface, run as one
@@ -65,7 +66,12 @@ public struct RelayServer: Sendable {
         let storeName = descriptor.name
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router),
+            // The WebSocket layer's own frame limit is a backstop: a transport enforces its
+            // configured (lower or equal) limit with an error frame before closing with 1009.
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: router,
+                configuration: .init(ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits)))
+            ),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "tether"
@@ -114,8 +120,17 @@ extension RelayServer {
             config: config.scoped(to: [kind, name]),
             stateDirectory: configuration.stateDirectory,
             retention: configuration.relay.retention,
+            limits: configuration.limits,
             logger: logger
         )
+    }
+}
+
+extension RelayServer {
+    /// The largest WebSocket frame the server reads at all: an event of the largest allowed size
+    /// plus room for its envelope.
+    static func webSocketFrameCeiling(_ limits: IngestLimits) -> Int {
+        limits.maxEventBytes + 64 * 1024
     }
 }
 

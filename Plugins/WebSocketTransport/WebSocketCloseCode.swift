@@ -1,0 +1,74 @@
+public import TetherCore
+
+/// A WebSocket close code the relay sends, and whether a client should reconnect after it.
+///
+/// The rule clients implement (`docs/PROTOCOL.md`, like Centrifugo's): codes 4000–4499 and the
+/// standard 1001 and 1011 mean "reconnect with backoff"; 4500–4999 and 1003, 1009 mean "do not
+/// reconnect as you were" (fix the request, or start without the refused identity).
+public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
+    public let code: UInt16
+
+    public init(_ code: UInt16) { self.code = code }
+
+    /// The relay is shutting down or restarting.
+    public static let goingAway = WebSocketCloseCode(1001)
+    /// A binary frame: the protocol is JSON text only.
+    public static let unsupportedData = WebSocketCloseCode(1003)
+    /// An inbound message over `transport.websocket.max-frame-bytes`.
+    public static let tooLarge = WebSocketCloseCode(1009)
+    /// The relay failed in a way the client did not cause.
+    public static let internalError = WebSocketCloseCode(1011)
+    /// No hello within `transport.websocket.hello-timeout`.
+    public static let helloTimeout = WebSocketCloseCode(4001)
+    /// The buffer store could not be read for the replay.
+    public static let storeUnavailable = WebSocketCloseCode(4002)
+    /// Not JSON, first frame not hello, a second hello, a hello with wrong field types.
+    public static let protocolError = WebSocketCloseCode(4500)
+    /// The hello's `last_sequence` is ahead of this epoch's head.
+    public static let futureSequence = WebSocketCloseCode(4501)
+    /// The hello named a known `client_id` without its `resume_token`.
+    public static let resumeRefused = WebSocketCloseCode(4503)
+    /// The same client id connected again elsewhere; this connection is the old one.
+    public static let superseded = WebSocketCloseCode(4504)
+
+    /// Whether a client should reconnect (with backoff) after this code.
+    public var reconnect: Bool {
+        switch code {
+        case 4000..<4500, 1000, 1001, 1006, 1011, 1012, 1013: true
+        default: false
+        }
+    }
+
+    /// The close code for an error that ends a connection.
+    public static func closing(_ code: RelayError.Code) -> WebSocketCloseCode {
+        switch code {
+        case .futureSequence: .futureSequence
+        case .resumeRefused: .resumeRefused
+        case .superseded: .superseded
+        case .storeUnavailable: .storeUnavailable
+        case .tooLarge: .tooLarge
+        case .unsupportedData: .unsupportedData
+        case .helloTimeout: .helloTimeout
+        case .shuttingDown: .goingAway
+        case .malformed, .helloRequired, .duplicateHello, .invalidHello: .protocolError
+        default: .internalError
+        }
+    }
+
+    public var description: String { "\(code)" }
+}
+
+extension RelayError.Code {
+    /// The first frame on a connection was not a hello.
+    public static let helloRequired = RelayError.Code(rawValue: "hello_required")
+    /// A hello on a connection that already had one.
+    public static let duplicateHello = RelayError.Code(rawValue: "duplicate_hello")
+    /// A hello whose fields have the wrong types or values.
+    public static let invalidHello = RelayError.Code(rawValue: "invalid_hello")
+    /// A frame `type` this relay does not know (the connection stays open).
+    public static let unknownType = RelayError.Code(rawValue: "unknown_type")
+    /// A binary frame.
+    public static let unsupportedData = RelayError.Code(rawValue: "unsupported_data")
+    /// No hello in time.
+    public static let helloTimeout = RelayError.Code(rawValue: "hello_timeout")
+}

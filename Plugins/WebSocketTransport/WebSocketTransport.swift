@@ -1,0 +1,104 @@
+public import Hummingbird
+import HummingbirdWebSocket
+public import TetherCore
+public import TetherRouting
+public import Configuration
+import Logging
+
+/// The native WebSocket transport: JSON text frames on `GET /v1/ws`, as `docs/PROTOCOL.md`
+/// specifies them (hello → welcome → replay → live events, cumulative acks, pings both ways,
+/// publish, stats, error frames and a table of close codes).
+///
+/// Each connection is one ``WebSocketConnection`` driving one core `Session`. The transport holds
+/// no state across connections: the relay's client table is the only memory of a client.
+public struct WebSocketTransport: Transport {
+    public typealias Routes = TetherRouter
+
+    /// Tunables, read from `transport.websocket.*` (environment: `TETHER_TRANSPORT_WEBSOCKET_*`).
+    public struct Configuration: Sendable, Hashable {
+        /// The endpoint's path.
+        public var path = "/v1/ws"
+        /// How often the relay sends `{"type":"ping"}` to measure round-trip latency.
+        public var pingInterval: Duration = .seconds(10)
+        /// How long a new connection may take to send its hello before it is closed (4001).
+        public var helloTimeout: Duration = .seconds(10)
+        /// The largest inbound message, in bytes (fragments included); larger ones close with 1009.
+        public var maxFrameBytes = IngestLimits().maxEventBytes + 64 * 1024
+
+        public init() {}
+
+        /// The keys under `transport.websocket`, with their meaning, for docs and `--help`.
+        public static let keys: [(key: String, meaning: String)] = [
+            ("ping-interval", "seconds between the relay's pings (default 10)"),
+            ("hello-timeout", "seconds a new connection may take to send hello (default 10)"),
+            ("max-frame-bytes", "largest inbound message in bytes (default: limits.max-event-bytes + 65536)"),
+        ]
+
+        /// Reads the keys above from `config` (already scoped to `transport.websocket`); the frame
+        /// limit defaults to room for the largest event `limits` allow.
+        public init(reading config: ConfigReader, limits: IngestLimits) throws(WebSocketConfigurationError) {
+            maxFrameBytes = limits.maxEventBytes + 64 * 1024
+            if let seconds = try Self.number(config, "ping-interval", range: 0.01...3600) {
+                pingInterval = .milliseconds(Int64(seconds * 1000))
+            }
+            if let seconds = try Self.number(config, "hello-timeout", range: 0.01...3600) {
+                helloTimeout = .milliseconds(Int64(seconds * 1000))
+            }
+            if let bytes = try Self.number(config, "max-frame-bytes", range: 256...Double(1 << 30)) {
+                maxFrameBytes = Int(bytes)
+            }
+        }
+
+        private static func number(_ config: ConfigReader, _ key: ConfigKey, range: ClosedRange<Double>) throws(WebSocketConfigurationError) -> Double? {
+            let text: String? = config.string(forKey: key) ?? config.int(forKey: key).map(String.init) ?? config.double(forKey: key).map { "\($0)" }
+            guard let text else { return nil }
+            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, range.contains(value) else {
+                throw WebSocketConfigurationError("transport.websocket.\(key) \"\(text)\" is not a number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+    }
+
+    public var configuration: Configuration
+    /// Limits on events published over the socket (the relay's `limits.*`).
+    public var limits: IngestLimits
+
+    public init(configuration: Configuration = Configuration(), limits: IngestLimits = IngestLimits()) {
+        self.configuration = configuration
+        self.limits = limits
+    }
+
+    public func register(on routes: Routes, relay: Relay) {
+        let configuration = self.configuration
+        let decoder = PublishRequestDecoder(limits: limits)
+        routes.ws(
+            RouterPath(stringLiteral: configuration.path),
+            shouldUpgrade: { request, _ in
+                // Tokens are checked before the upgrade (header, or ?token= for browsers), so a
+                // refused client gets a plain 401/403 JSON error and no socket.
+                try relay.configuration.access.check(request.bearerToken, for: .subscribe)
+                return .upgrade([:])
+            }
+        ) { inbound, outbound, context in
+            let connection = WebSocketConnection(
+                relay: relay, configuration: configuration, decoder: decoder, outbound: outbound,
+                remote: context.requestContext.remoteDescription, token: context.request.bearerToken, logger: context.logger
+            )
+            await connection.run(inbound: inbound)
+        }
+    }
+
+    /// The registry entry: `transports = [websocket]`.
+    public static let plugin = PluginDescriptor<any Transport<TetherRouter>>(
+        name: "websocket",
+        summary: "native JSON protocol on GET /v1/ws (docs/PROTOCOL.md)"
+    ) { context in
+        WebSocketTransport(configuration: try Configuration(reading: context.config, limits: context.limits), limits: context.limits)
+    }
+}
+
+/// A `transport.websocket.*` value was malformed or out of range; the message names the key.
+public struct WebSocketConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import TetherClient
+
+/// Options every client subcommand shares: where the relay is.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "The relay's WebSocket URL (also TETHER_URL).")
+    var url: String?
+
+    var resolvedURL: String {
+        url ?? ProcessInfo.processInfo.environment["TETHER_URL"] ?? "ws://127.0.0.1:8765/v1/ws"
+    }
+}
+
+/// Writes to stdout unbuffered, so a pipe sees each line as soon as it is printed.
+enum Console {
+    static func out(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func out(bytes: [UInt8]) {
+        FileHandle.standardOutput.write(Data(bytes + [0x0A]))
+    }
+
+    static func note(_ line: String) {
+        FileHandle.standardError.write(Data(("tether: " + line + "\n").utf8))
+    }
+
+    /// Prints one line naming the problem and returns the exit code to throw.
+    static func fail(_ message: String, code: Int32 = 1) -> ExitCode {
+        note("error: " + message)
+        return ExitCode(code)
+    }
+}
+
+/// Stops `client` on SIGINT or SIGTERM (its state is saved on the way out).
+final class StopOnSignal: @unchecked Sendable {
+    // @unchecked: `sources` is set once in init and never mutated; dispatch sources are
+    // thread-safe to hold and their handlers run on Dispatch's own queue.
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ client: TetherClient) {
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { Task { await client.stop() } }
+            source.resume()
+            return source
+        }
+    }
+}
