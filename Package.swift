@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -58,6 +59,27 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                // Serving a socket-activated (inherited) listener needs NIO's bootstrap directly.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // libsystemd (sd-daemon, sd-journal) through pkg-config; Debian: libsystemd-dev.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "TetherSystemd",
+            dependencies: [
+                "TetherCore",
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -66,7 +88,10 @@ let package = Package(
             dependencies: [
                 "TetherServer",
                 "TetherCore",
+                "TetherSystemd",
+                "MemoryStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,6 +117,11 @@ let package = Package(
         .testTarget(
             name: "MemoryStoreTests",
             dependencies: ["MemoryStore", "TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TetherSystemdTests",
+            dependencies: ["TetherSystemd", "TetherTesting", "TetherCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
