@@ -150,6 +150,27 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                // Serving a socket-activated (inherited) listener needs NIO's bootstrap directly.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // libsystemd (sd-daemon, sd-journal) through pkg-config; Debian: libsystemd-dev.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "TetherSystemd",
+            dependencies: [
+                "TetherCore",
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -159,7 +180,10 @@ let package = Package(
                 "TetherServer",
                 "TetherCore",
                 "TetherClient",
+                "TetherSystemd",
+                "MemoryStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -232,6 +256,11 @@ let package = Package(
         .testTarget(
             name: "TetherClientTests",
             dependencies: ["TetherClient", "TetherCore", "TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TetherSystemdTests",
+            dependencies: ["TetherSystemd", "TetherTesting", "TetherCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -41,12 +41,15 @@ struct ProcessMetrics {
         )
     }
 
+    /// Boot time as Unix seconds: now minus the time since boot. (Not `/proc/stat`'s `btime`:
+    /// the hardened unit's `ProcSubset=pid` hides `/proc/stat`.)
     private static func bootTime() throws -> Double {
-        let stat = try String(contentsOfFile: "/proc/stat", encoding: .utf8)
-        guard let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
-            let value = Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
-        else { throw Unavailable(description: "/proc/stat has no btime") }
-        return value
+        var boot = timespec()
+        var real = timespec()
+        guard clock_gettime(CLOCK_BOOTTIME, &boot) == 0, clock_gettime(CLOCK_REALTIME, &real) == 0 else {
+            throw Unavailable(description: "clock_gettime failed: errno \(errno)")
+        }
+        return (Double(real.tv_sec) + Double(real.tv_nsec) / 1e9) - (Double(boot.tv_sec) + Double(boot.tv_nsec) / 1e9)
     }
 
     func write(into writer: inout PrometheusTextWriter) {

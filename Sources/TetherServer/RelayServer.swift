@@ -13,6 +13,9 @@ public struct RelayServer: Sendable {
     public var config: ConfigReader
     public var registry: PluginRegistry<TetherRouter>
     public var logger: Logger
+    /// What the surrounding process adds: readiness notification, extra services, an inherited
+    /// listening socket. None by default.
+    public var hooks = ServerHooks()
 
     public init(configuration: ServerConfiguration, config: ConfigReader, registry: PluginRegistry<TetherRouter>, logger: Logger) {
         self.configuration = configuration
@@ -64,6 +67,7 @@ public struct RelayServer: Sendable {
 
         let logger = self.logger
         let storeName = descriptor.name
+        let hooks = self.hooks
         let app = Application(
             router: router,
             // The WebSocket layer's own frame limit is a backstop: a transport enforces its
@@ -89,15 +93,22 @@ public struct RelayServer: Sendable {
                         "exporters": "\(exporters.map(\.name).joined(separator: ","))",
                     ]
                 )
+                await hooks.onRunning(relay)
             },
             logger: logger
         )
+        // Socket activation: the same application, served on the inherited socket.
+        let server: any Service = if let socket = hooks.listeningSocket {
+            InheritedSocketServer(router: router, socket: socket, serverName: "tether", onServerRunning: { await app.onServerRunning($0) }, logger: logger)
+        } else {
+            app
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: HealthMonitor(relay: relay)),
-                    .init(service: app),
-                ],
+                    .init(service: server),
+                ] + hooks.services(relay).map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -95,7 +95,8 @@ public struct ServerConfiguration: Sendable {
                     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                         throw ConfigurationError("credential \(path) is not readable UTF-8 text")
                     }
-                    found += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                    found += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                        .filter { !$0.isEmpty && !$0.hasPrefix("#") }
                 }
             }
             if let short = found.first(where: { $0.utf8.count < 16 }) {

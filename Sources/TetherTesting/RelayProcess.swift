@@ -43,11 +43,13 @@ public final class RelayProcess: @unchecked Sendable {
 
     /// Starts `tether serve --listen 127.0.0.1:0 <arguments>` and waits (up to `timeout` seconds)
     /// for it to report the port it listens on.
+    ///
+    /// - Parameter launcher: a command that execs the binary path and arguments appended to it,
+    ///   keeping the pid (for example `["/bin/sh", "-c", "WATCHDOG_PID=$$ exec \"$0\" \"$@\""]`).
     public static func start(
-        arguments: [String] = [], environment: [String: String] = [:], timeout: Double = 30
+        arguments: [String] = [], environment: [String: String] = [:], timeout: Double = 30, launcher: [String] = []
     ) async throws -> RelayProcess {
         let process = Process()
-        process.executableURL = binary
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TETHER_") && $0.key != "STATE_DIRECTORY" }
         env.merge(environment) { $1 }
         var arguments = arguments
@@ -55,7 +57,9 @@ public final class RelayProcess: @unchecked Sendable {
             // The default store is durable: give each process its own log, not ./tether-data.
             arguments += ["--state-dir", try temporaryDirectory(prefix: "tether-state").path]
         }
-        process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
+        let command = launcher + [binary.path, "serve", "--listen", "127.0.0.1:0"] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.environment = env
         let pipe = Pipe()
         process.standardError = pipe

@@ -7,6 +7,7 @@ import PrometheusExporter
 import SystemPackage
 import TetherCore
 import TetherServer
+import TetherSystemd
 
 /// `tether serve`: run the relay in the foreground until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
@@ -39,39 +40,59 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Listen beyond loopback even where no token is configured (not recommended).")
     var insecure = false
 
+    @Option(help: "Where to log: journal, stderr, or auto (the journal when systemd connected stderr to it).")
+    var log: String = "auto"
+
+    @Flag(help: "Debug only: SIGUSR1 wedges the buffer store, SIGUSR2 releases it (shows that the watchdog stops).")
+    var debugFaults = false
+
     func run() async throws {
+        // Until the reload service traps SIGHUP, a hangup must not end the relay.
+        signal(SIGHUP, SIG_IGN)
+        let environment = ProcessInfo.processInfo.environment
+        let notifier = SystemdNotifier(environment: environment)
         let server: RelayServer
-        switch await makeServer(environment: ProcessInfo.processInfo.environment) {
+        switch await makeServer(environment: environment) {
         case .success(let made): server = made
-        case .failure(let error): throw Self.fail("bad configuration: \(error)")
+        case .failure(let error): throw Self.fail("bad configuration: \(error)", notifying: notifier)
         }
         do {
             try await server.run()
         } catch let error as PluginError {
-            throw Self.fail("\(error); see `tether plugins`")
+            throw Self.fail("\(error); see `tether plugins`", notifying: notifier)
         } catch let error as ConfigurationError {
-            throw Self.fail("bad configuration: \(error)")
+            throw Self.fail("bad configuration: \(error)", notifying: notifier)
         } catch let error as RelayStartError {
-            throw Self.fail("\(error)")
+            throw Self.fail("\(error)", notifying: notifier)
         } catch {
+            notifier.startupFailed(errno: StartupFailure.errno(of: error), status: "\(error)")
             FileHandle.standardError.write(Data("tether: error: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }
 
     private func makeServer(environment: [String: String]) async -> Result<RelayServer, ConfigurationError> {
-        do {
+        do throws(ConfigurationError) {
             let reader = try await configReader(environment: environment)
             let settings = try ServerConfiguration(reader: reader, environment: environment)
-            let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
+            guard let destination = LogDestination(rawValue: log) else {
+                throw ConfigurationError("--log \"\(log)\" is not one of journal, stderr, auto")
             }
+            let level = ReloadableLogLevel(Logger.Level(rawValue: settings.logLevel) ?? .info)
+            LoggingSystem.bootstrap(destination.makeHandlerFactory(level: level, environment: environment))
             // Library metrics (Hummingbird's) go to the registry the Prometheus exporter emits.
             MetricsSystem.bootstrap(LibraryMetricsFactory())
-            return .success(RelayServer(configuration: settings, config: reader, registry: .builtins, logger: Logger(label: "tether")))
+            let logger = Logger(label: "tether")
+            let wedge = debugFaults ? WedgeSwitch() : nil
+            let systemd = try SystemdWiring(environment: environment, logger: logger, wedge: wedge) {
+                // What SIGHUP applies without a restart: the log level (docs/OPERATIONS.md).
+                let reloaded = try ServerConfiguration(reader: try await configReader(environment: environment), environment: environment)
+                level.level = Logger.Level(rawValue: reloaded.logLevel) ?? level.level
+                return "log.level=\(level.level)"
+            }
+            var server = RelayServer(configuration: settings, config: reader, registry: wedge.map { PluginRegistry.builtins.wedgeable(by: $0) } ?? .builtins, logger: logger)
+            server.hooks = systemd.hooks
+            return .success(server)
         } catch {
             return .failure(error)
         }
@@ -99,8 +120,10 @@ struct ServeCommand: AsyncParsableCommand {
         return ConfigReader(providers: providers)
     }
 
-    /// Prints one line naming the problem and exits with status 2.
-    static func fail(_ message: String) -> ExitCode {
+    /// Prints one line naming the problem and exits with status 2; tells systemd why, when it
+    /// listens.
+    static func fail(_ message: String, notifying notifier: SystemdNotifier? = nil) -> ExitCode {
+        notifier?.startupFailed(errno: nil, status: message)
         FileHandle.standardError.write(Data("tether: error: \(message)\n".utf8))
         return ExitCode(2)
     }

@@ -6,7 +6,10 @@ struct TetherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "An event relay: sequence numbers, acknowledgements, replay on reconnect.",
-        subcommands: [ServeCommand.self, TailCommand.self, PublishCommand.self, StatusCommand.self, BenchCommand.self, PluginsCommand.self],
+        subcommands: [
+            ServeCommand.self, TailCommand.self, PublishCommand.self, StatusCommand.self, TimelineCommand.self,
+            PluginsCommand.self, BenchCommand.self, SimulateClientCommand.self,
+        ],
         defaultSubcommand: ServeCommand.self
     )
 }

@@ -40,7 +40,7 @@ import TetherCore
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("creds-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try Data("\(Self.token)\n\n  second-token-0123456789  \n".utf8).write(to: directory.appendingPathComponent("producer-tokens"))
+        try Data("# tokens for the deploy bot\n\(Self.token)\n\n  second-token-0123456789  \n".utf8).write(to: directory.appendingPathComponent("producer-tokens"))
         let configuration = try Self.make([:], environment: ["CREDENTIALS_DIRECTORY": directory.path])
         #expect(throws: Never.self) { try configuration.relay.access.check("second-token-0123456789", for: .produce) }
         #expect(throws: RelayError.self) { try configuration.relay.access.check("nope-nope-nope-nope", for: .produce) }

@@ -1,0 +1,92 @@
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import TetherRouting
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Serves the router on a listening socket the process inherited (systemd socket activation),
+/// with the same HTTP/1.1 + WebSocket-upgrade channel as the bound server.
+///
+/// Hummingbird 2's `BindAddress` takes a host and port or a unix path only, so this is the small
+/// part of `Application.run` and `Server` that a bound descriptor needs: NIO's
+/// `ServerBootstrap.bind(_ socket:)`, one task per connection, and quiescing on graceful shutdown
+/// (stop accepting; each connection closes after its current request).
+struct InheritedSocketServer: Service {
+    let responder: RouterResponder<TetherRequestContext>
+    let socket: Int32
+    let serverName: String
+    let onServerRunning: @Sendable (any Channel) async -> Void
+    let logger: Logger
+
+    init(router: TetherRouter, socket: Int32, serverName: String, onServerRunning: @escaping @Sendable (any Channel) async -> Void, logger: Logger) {
+        self.responder = router.buildResponder()
+        self.socket = socket
+        self.serverName = serverName
+        self.onServerRunning = onServerRunning
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let (logger, serverName, responder) = (logger, serverName, responder)
+        let childChannel = HTTP1WebSocketUpgradeChannel(
+            responder: { (request: Request, writer: consuming ResponseWriter, channel: any Channel) in
+                let context = TetherRequestContext(source: .init(channel: channel, logger: logger))
+                var response: Response
+                do {
+                    response = try await responder.respond(to: request, context: context)
+                } catch {
+                    logger.debug("unhandled error", metadata: ["error": "\(error)"])
+                    response = Response(status: .internalServerError)
+                }
+                response.headers[.server] = serverName
+                try await writer.write(response: response.head, body: response.body)
+            },
+            webSocketResponder: responder,
+            configuration: .init()
+        )
+        let serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .bind(socket, serverBackPressureStrategy: nil) { channel in
+                childChannel.setup(channel: channel, logger: logger)
+            }
+        let open = OpenConnections()
+        await onServerRunning(serverChannel.channel)
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await serverChannel.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            let channel = connection.channel
+                            let key = ObjectIdentifier(channel)
+                            open.insert(channel, key)
+                            group.addTask {
+                                await childChannel.handle(value: connection, logger: logger)
+                                open.remove(key)
+                            }
+                        }
+                    }
+                } catch {
+                    logger.error("accepting connections on the inherited socket failed", metadata: ["error": "\(error)"])
+                }
+            }
+        } onGracefulShutdown: {
+            serverChannel.channel.close(promise: nil)
+            for channel in open.all {
+                channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            }
+        }
+    }
+}
+
+/// The connections being served, so graceful shutdown can ask each to quiesce. Owned by its lock.
+private final class OpenConnections: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func insert(_ channel: any Channel, _ key: ObjectIdentifier) { channels.withLock { $0[key] = channel } }
+    func remove(_ key: ObjectIdentifier) { channels.withLock { _ = $0.removeValue(forKey: key) } }
+    var all: [any Channel] { channels.withLock { Array($0.values) } }
+}

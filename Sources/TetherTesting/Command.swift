@@ -1,0 +1,42 @@
+public import Foundation
+
+/// Runs a command to completion for a test, without blocking a cooperative thread: output goes to
+/// a temporary file (not a pipe, whose write end a concurrently spawned child could inherit and
+/// hold open, so that reading to EOF would never end), and exit is polled with a deadline.
+public enum Command {
+    public struct Result: Sendable {
+        public var status: Int32
+        /// stdout and stderr, interleaved.
+        public var output: String
+    }
+
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        directory: URL? = nil, timeout: Double = 120
+    ) async throws -> Result {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("tether-command-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        let handle = try FileHandle(forWritingTo: log)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = directory }
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try handle.close()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            throw RelayProcessError("\(executable) did not finish within \(timeout) s:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        }
+        return Result(status: process.terminationStatus, output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    }
+}
