@@ -4,6 +4,7 @@ import JSONStatsExporter
 import MemoryStore
 import PrometheusExporter
 import SSETransport
+import SocketIOTransport
 
 extension PluginRegistry where Routes == TetherRouter {
     /// Every plugin compiled into `tether`. Adding a plugin is one line here.
@@ -14,6 +15,7 @@ extension PluginRegistry where Routes == TetherRouter {
             ],
             transports: [
                 SSETransport.plugin,
+                SocketIOTransport.plugin,
             ],
             exporters: [
                 PrometheusExporter.plugin,

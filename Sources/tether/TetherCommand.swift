@@ -6,7 +6,7 @@ struct TetherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "An event relay: sequence numbers, acknowledgements, replay on reconnect.",
-        subcommands: [ServeCommand.self, PluginsCommand.self],
+        subcommands: [ServeCommand.self, PluginsCommand.self, DevCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }
