@@ -162,11 +162,11 @@ final class EngineServer: Sendable {
         guard query["EIO"] == "4", query["transport"] == "websocket" else {
             throw HTTPError(.badRequest, message: "a WebSocket needs EIO=4 and transport=websocket")
         }
-        if let sid = query["sid"] {
-            guard let socket = session(sid), socket.canUpgrade else {
-                throw HTTPError(.badRequest, message: "session \(sid) is unknown, closed, or already upgraded")
-            }
+        if let sid = query["sid"], session(sid) == nil {
+            throw HTTPError(.badRequest, message: "session \(sid) is unknown or closed")
         }
+        // A known session that cannot be upgraded (again) gets a WebSocket that is closed at
+        // once, as the reference server does; ``serveWebSocket`` checks.
         return .upgrade([:])
     }
 
@@ -174,7 +174,11 @@ final class EngineServer: Sendable {
         var messages = inbound.messages(maxSize: configuration.maxPayload).makeAsyncIterator()
         let socket: EngineSocket
         if let sid = request.uri.queryParameters["sid"] {
-            guard let upgrading = session(sid), try await probe(upgrading, &messages, outbound) else { return }
+            guard let upgrading = session(sid), upgrading.canUpgrade else {
+                try await outbound.close(.policyViolation, reason: "session \(sid) is closed or already has a WebSocket")
+                return
+            }
+            guard try await probe(upgrading, &messages, outbound) else { return }
             socket = upgrading
         } else {
             socket = open(transport: .websocket, remote: remote)
@@ -190,6 +194,7 @@ final class EngineServer: Sendable {
                             try await outbound.write(.text(Self.string(packet)))
                         }
                     }
+                    socket.markWritten(packets.count)
                 }
                 try? await outbound.close(.normalClosure, reason: socket.closeReason?.rawValue)
             }

@@ -36,6 +36,10 @@ final class EngineSocket: Sendable {
         var probing = false
         var queue: Deque<EnginePacket> = []
         var queuedBytes = 0
+        /// Packets ever queued, and how many of them went out (polling: handed to a response;
+        /// WebSocket: written to the channel).
+        var enqueued: UInt64 = 0
+        var written: UInt64 = 0
         var readers: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var senders: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
@@ -74,26 +78,34 @@ final class EngineSocket: Sendable {
 
     // MARK: Sending
 
-    /// Queues a packet for the client, waiting while more than the high-water mark is queued.
+    /// Queues packets for the client, waiting while more than the high-water mark is queued.
     ///
-    /// - Throws: ``EngineClosedError`` once the session is closed (the packet is dropped).
-    func send(_ packets: [EnginePacket]) async throws(EngineClosedError) {
+    /// With `untilWritten`, also waits until they went out, so that what is sent next goes in a
+    /// later write: the reference server sends what a handler emits after a write completed in
+    /// a separate batch, and clients that read frames synchronously rely on that.
+    ///
+    /// - Throws: ``EngineClosedError`` once the session is closed (the packets are dropped).
+    func send(_ packets: [EnginePacket], untilWritten: Bool = false) async throws(EngineClosedError) {
         while true {
-            let outcome: Bool? = state.withLock { state in
+            let outcome: UInt64?? = state.withLock { state in
                 if state.closed != nil { return nil }
-                guard state.queuedBytes < configuration.outboundHighWater else { return false }
+                guard state.queuedBytes < configuration.outboundHighWater else { return .some(nil) }
                 for packet in packets {
                     state.queue.append(packet)
                     state.queuedBytes += packet.encodedSize
                 }
-                return true
+                state.enqueued += UInt64(packets.count)
+                return state.enqueued
             }
             switch outcome {
             case nil: throw EngineClosedError()
-            case true?:
+            case let target??:
                 wakeReaders()
+                guard untilWritten else { return }
+                await wait(.senders) { $0.closed != nil || $0.written >= target }
+                if isClosed { throw EngineClosedError() }
                 return
-            case false?:
+            case .some(nil):
                 await wait(.senders) { $0.closed != nil || $0.queuedBytes < self.configuration.outboundHighWater }
             }
         }
@@ -105,6 +117,7 @@ final class EngineSocket: Sendable {
             guard state.closed == nil else { return false }
             state.queue.append(packet)
             state.queuedBytes += packet.encodedSize
+            state.enqueued += 1
             return true
         }
         if queued { wakeReaders() }
@@ -145,7 +158,9 @@ final class EngineSocket: Sendable {
                 }
                 if state.probing || state.transport == .websocket { return Array("6".utf8) }
                 guard !state.queue.isEmpty else { return nil }
-                return EnginePacket.encodePayload(take(&state, upTo: configuration.maxPayload))
+                let taken = take(&state, upTo: configuration.maxPayload)
+                state.written += UInt64(taken.count)
+                return EnginePacket.encodePayload(taken)
             }
             if let ready {
                 wakeSenders()
@@ -171,6 +186,12 @@ final class EngineSocket: Sendable {
             if Task.isCancelled { return nil }
             await wait(.readers) { $0.closed != nil || !$0.queue.isEmpty }
         }
+    }
+
+    /// The WebSocket writer wrote `count` packets it got from ``nextForWebSocket()``.
+    func markWritten(_ count: Int) {
+        state.withLock { $0.written += UInt64(count) }
+        wakeSenders()
     }
 
     private func take(_ state: inout State, upTo limit: Int) -> [EnginePacket] {

@@ -36,7 +36,12 @@ final class SocketIOSocket: Sendable {
         }
         payload.append(UInt8(ascii: "}"))
         connected.withLock { $0 = true }
-        try await send(SocketIOPacket(.connect, namespace: namespace, payload: payload))
+        // The reply goes out alone, before the namespace emits anything, as with the reference
+        // server: some clients (the official suite's `ws` 8.x) dispatch every frame of one TCP
+        // read synchronously and miss a second frame that arrives glued to the reply. A written
+        // WebSocket frame is flushed by its event loop a moment later, hence the short pause.
+        try await engine.send([.text(SocketIOPacket(.connect, namespace: namespace, payload: payload).encodeHeaderAndPayload())], untilWritten: true)
+        if engine.transport == .websocket { try? await Task.sleep(for: .milliseconds(5)) }
     }
 
     /// Sends CONNECT_ERROR and ends the socket.
