@@ -50,7 +50,6 @@ struct EngineBadInputTests {
     @Test(arguments: cases)
     func badInputIsRefusedAndClosesOnlyItsSession(_ item: Case) async throws {
         let relay = try await RelayProcess.start(environment: ["TETHER_TRANSPORT_SOCKETIO_MAX_PAYLOAD": "\(Self.maxPayload)"])
-        defer { Task { await relay.terminate() } }
         let victim = try await Self.handshake(relay)
         let bystander = try await Self.handshake(relay)
         // The bystander has joined the relay's namespace before the victim misbehaves.
@@ -75,5 +74,6 @@ struct EngineBadInputTests {
         let (pollStatus, body) = try await relay.http("GET", "/socket.io/?EIO=4&transport=polling&sid=\(bystander)")
         #expect(pollStatus == 200)
         #expect(String(decoding: body, as: UTF8.self).hasPrefix("40{\"sid\":"))
+        await relay.terminate()
     }
 }

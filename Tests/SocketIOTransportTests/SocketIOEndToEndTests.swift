@@ -23,8 +23,8 @@ struct SocketIOEndToEndTests {
     /// Runs a client script to completion and returns its JSON summary (its last stdout line).
     static func runClient(_ script: String, _ arguments: [String], timeout: Double = 120) async throws -> [String: Any] {
         let process = try StreamingProcess(try python(), [client(script)] + arguments)
-        defer { Task { await process.stop() } }
         let finished = await process.waitUntil(timeout: timeout) { _ in !process.isAlive }
+        await process.stop()
         let output = process.output
         #expect(finished, "client did not finish within \(timeout) s:\n\(output)")
         let line = output.split(separator: "\n").last { $0.hasPrefix("{") }
@@ -37,8 +37,14 @@ struct SocketIOEndToEndTests {
     @Test(arguments: ["upgrade", "polling", "websocket"])
     func seedClientGetsExactlyTheMissedEventsInOneReplayThenLive(transport: String) async throws {
         let relay = try await RelayProcess.start()
-        defer { Task { await relay.terminate() } }
-        let summary = try await Self.runClient("seed_resume.py", [relay.baseURL, transport, "500"])
+        let summary: [String: Any]
+        do {
+            summary = try await Self.runClient("seed_resume.py", [relay.baseURL, transport, "500"])
+        } catch {
+            await relay.terminate()
+            throw error
+        }
+        await relay.terminate()
 
         let before = try #require(summary["received_before"] as? [Int])
         #expect(before == (summary["published_before"] as? [Int]))
