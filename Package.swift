@@ -87,6 +87,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SocketIOTransport",
+            dependencies: [
+                "TetherCore",
+                "TetherRouting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Plugins/SocketIOTransport",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "JSONStatsExporter",
             dependencies: [
                 "TetherCore",
@@ -142,6 +157,7 @@ let package = Package(
                 "PrometheusExporter",
                 "JSONStatsExporter",
                 "SSETransport",
+                "SocketIOTransport",
                 "TetherRouting",
                 "SQLiteStore",
                 "WebSocketTransport",
@@ -188,6 +204,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 "PrometheusExporter",
+                "SocketIOTransport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -261,6 +278,12 @@ let package = Package(
         .testTarget(
             name: "TetherSystemdTests",
             dependencies: ["TetherSystemd", "TetherTesting", "TetherCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SocketIOTransportTests",
+            dependencies: ["TetherTesting", "SocketIOTransport", "TetherCore"],
+            exclude: ["clients"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,6 +6,7 @@ import PrometheusExporter
 import SQLiteStore
 import SSETransport
 import WebSocketTransport
+import SocketIOTransport
 
 extension PluginRegistry where Routes == TetherRouter {
     /// Every plugin compiled into `tether`. Adding a plugin is one line here.
@@ -18,6 +19,7 @@ extension PluginRegistry where Routes == TetherRouter {
             transports: [
                 WebSocketTransport.plugin,
                 SSETransport.plugin,
+                SocketIOTransport.plugin,
             ],
             exporters: [
                 PrometheusExporter.plugin,

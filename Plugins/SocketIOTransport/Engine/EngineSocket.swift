@@ -1,0 +1,370 @@
+import DequeModule
+import Synchronization
+
+/// One Engine.IO session (one `sid`): its outbound queue, its current transport (polling, or
+/// WebSocket after an upgrade), its heartbeat, and the inbound messages for the layer above.
+///
+/// Owner: the state is behind the socket's own `Mutex`; the polling requests and the WebSocket
+/// handler of the session only call its methods. At most one consumer drains the queue at a time
+/// (a second concurrent poll closes the session, as the protocol requires).
+final class EngineSocket: Sendable {
+    let id: String
+    let remote: String
+    let configuration: EngineConfiguration
+    /// Inbound `message` packets, in order; finishes when the session closes.
+    let inbound: AsyncStream<EngineMessage>
+    private let inboundContinuation: AsyncStream<EngineMessage>.Continuation
+    private let state: Mutex<State>
+    private let onClose: @Sendable (EngineSocket) -> Void
+
+    enum Transport: Sendable { case polling, websocket }
+
+    /// Why a session ended; decides what a pending poll is answered with.
+    enum CloseReason: String, Sendable {
+        case clientClosed = "client sent close"
+        case transportClosed = "transport closed"
+        case pingTimeout = "ping timeout"
+        case protocolError = "protocol error"
+        case duplicatePoll = "two concurrent polls"
+        case tooLarge = "payload too large"
+        case serverClosed = "server closed the session"
+    }
+
+    private struct State {
+        var transport: Transport
+        /// A WebSocket probe succeeded: polls are answered with `noop` until the upgrade completes.
+        var probing = false
+        var queue: Deque<EnginePacket> = []
+        var queuedBytes = 0
+        /// Packets ever queued, and how many of them went out (polling: handed to a response;
+        /// WebSocket: written to the channel).
+        var enqueued: UInt64 = 0
+        var written: UInt64 = 0
+        var readers: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var senders: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+        var pollActive = false
+        var closed: CloseReason?
+        /// The heartbeat's reference point: session start or the last pong.
+        var anchor: ContinuousClock.Instant
+        var pingSentAt: ContinuousClock.Instant?
+        var pongObserver: (@Sendable (Duration) -> Void)?
+    }
+
+    init(id: String, remote: String, transport: Transport, configuration: EngineConfiguration, onClose: @escaping @Sendable (EngineSocket) -> Void) {
+        self.id = id
+        self.remote = remote
+        self.configuration = configuration
+        self.onClose = onClose
+        (inbound, inboundContinuation) = AsyncStream.makeStream(of: EngineMessage.self)
+        state = Mutex(State(transport: transport, anchor: .now))
+    }
+
+    /// The `open` packet's JSON payload.
+    func handshake(upgrades: [String]) -> EnginePacket {
+        var text = "{\"sid\":\"\(id)\",\"upgrades\":["
+        text += upgrades.map { "\"\($0)\"" }.joined(separator: ",")
+        text += "],\"pingInterval\":\(configuration.pingInterval),\"pingTimeout\":\(configuration.pingTimeout),\"maxPayload\":\(configuration.maxPayload)}"
+        return EnginePacket(.open, Array(text.utf8))
+    }
+
+    var transport: Transport { state.withLock { $0.transport } }
+    var isClosed: Bool { state.withLock { $0.closed != nil } }
+
+    /// Called with each ping round trip (for the relay's latency and quality tracking).
+    func observePongs(_ observer: @escaping @Sendable (Duration) -> Void) {
+        state.withLock { $0.pongObserver = observer }
+    }
+
+    // MARK: Sending
+
+    /// Queues packets for the client, waiting while more than the high-water mark is queued.
+    ///
+    /// With `untilWritten`, also waits until they went out, so that what is sent next goes in a
+    /// later write: the reference server sends what a handler emits after a write completed in
+    /// a separate batch, and clients that read frames synchronously rely on that.
+    ///
+    /// - Throws: ``EngineClosedError`` once the session is closed (the packets are dropped).
+    func send(_ packets: [EnginePacket], untilWritten: Bool = false) async throws(EngineClosedError) {
+        while true {
+            let outcome: UInt64?? = state.withLock { state in
+                if state.closed != nil { return nil }
+                guard state.queuedBytes < configuration.outboundHighWater else { return .some(nil) }
+                for packet in packets {
+                    state.queue.append(packet)
+                    state.queuedBytes += packet.encodedSize
+                }
+                state.enqueued += UInt64(packets.count)
+                return state.enqueued
+            }
+            switch outcome {
+            case nil: throw EngineClosedError()
+            case let target??:
+                wakeReaders()
+                guard untilWritten else { return }
+                await wait(.senders) { $0.closed != nil || $0.written >= target }
+                if isClosed { throw EngineClosedError() }
+                return
+            case .some(nil):
+                await wait(.senders) { $0.closed != nil || $0.queuedBytes < self.configuration.outboundHighWater }
+            }
+        }
+    }
+
+    /// Queues a control packet (ping, noop) regardless of the high-water mark.
+    func sendControl(_ packet: EnginePacket) {
+        let queued = state.withLock { state -> Bool in
+            guard state.closed == nil else { return false }
+            state.queue.append(packet)
+            state.queuedBytes += packet.encodedSize
+            state.enqueued += 1
+            return true
+        }
+        if queued { wakeReaders() }
+    }
+
+    // MARK: Draining
+
+    /// What one polling `GET` gets.
+    enum PollOutcome: Sendable {
+        case payload([UInt8])
+        case badRequest(String)
+    }
+
+    /// Answers one polling `GET`: waits for packets and returns up to `maxPayload` bytes of them,
+    /// `noop` while an upgrade is under way, or the final packet when the session closes.
+    func poll() async -> PollOutcome {
+        enum Admission { case admitted, closed, upgraded, duplicate }
+        let admission = state.withLock { state -> Admission in
+            if state.closed != nil { return .closed }
+            if state.transport == .websocket { return .upgraded }
+            if state.pollActive { return .duplicate }
+            state.pollActive = true
+            return .admitted
+        }
+        switch admission {
+        case .admitted: break
+        case .closed: return .badRequest("session \(id) is closed")
+        case .upgraded: return .badRequest("session \(id) was upgraded to WebSocket; polling is over")
+        case .duplicate:
+            close(.duplicatePoll)
+            return .badRequest("session \(id) already had a pending poll (a client may have only one); the session is closed")
+        }
+        defer { state.withLock { $0.pollActive = false } }
+        while true {
+            let ready: [UInt8]? = state.withLock { state in
+                if let reason = state.closed {
+                    return Array((reason == .clientClosed ? "6" : "1").utf8)
+                }
+                if state.probing || state.transport == .websocket { return Array("6".utf8) }
+                guard !state.queue.isEmpty else { return nil }
+                let taken = take(&state, upTo: configuration.maxPayload)
+                state.written += UInt64(taken.count)
+                return EnginePacket.encodePayload(taken)
+            }
+            if let ready {
+                wakeSenders()
+                return .payload(ready)
+            }
+            if Task.isCancelled { return .payload(Array("6".utf8)) }
+            await wait(.readers) { $0.closed != nil || $0.probing || $0.transport == .websocket || !$0.queue.isEmpty }
+        }
+    }
+
+    /// The WebSocket writer's next packets, or `nil` once the session is closed.
+    func nextForWebSocket() async -> [EnginePacket]? {
+        while true {
+            let ready: [EnginePacket]?? = state.withLock { state in
+                if state.closed != nil { return .some(nil) }
+                guard !state.queue.isEmpty else { return nil }
+                return .some(take(&state, upTo: configuration.maxPayload))
+            }
+            if let ready {
+                wakeSenders()
+                return ready
+            }
+            if Task.isCancelled { return nil }
+            await wait(.readers) { $0.closed != nil || !$0.queue.isEmpty }
+        }
+    }
+
+    /// The WebSocket writer wrote `count` packets it got from ``nextForWebSocket()``.
+    func markWritten(_ count: Int) {
+        state.withLock { $0.written += UInt64(count) }
+        wakeSenders()
+    }
+
+    private func take(_ state: inout State, upTo limit: Int) -> [EnginePacket] {
+        var taken: [EnginePacket] = []
+        var size = 0
+        while let packet = state.queue.first, taken.isEmpty || size + packet.encodedSize + 1 <= limit {
+            state.queue.removeFirst()
+            state.queuedBytes -= packet.encodedSize
+            size += packet.encodedSize + 1
+            taken.append(packet)
+        }
+        return taken
+    }
+
+    // MARK: Receiving
+
+    /// Handles a packet from the client, whichever transport carried it.
+    func receive(_ packet: EnginePacket) {
+        switch packet.kind {
+        case .message:
+            inboundContinuation.yield(packet.isBinary ? .binary(packet.payload) : .text(packet.payload))
+        case .pong:
+            let now = ContinuousClock.now
+            let (observer, roundTrip) = state.withLock { state -> ((@Sendable (Duration) -> Void)?, Duration?) in
+                state.anchor = now
+                defer { state.pingSentAt = nil }
+                return (state.pongObserver, state.pingSentAt.map { now - $0 })
+            }
+            if let observer, let roundTrip { observer(roundTrip) }
+        case .close:
+            close(.clientClosed)
+        case .open, .ping, .upgrade, .noop:
+            break  // probes and upgrades are the WebSocket handler's business; the rest is noise
+        }
+    }
+
+    // MARK: Upgrade
+
+    /// Whether a WebSocket may take this session over (it is polling and no upgrade is under way).
+    var canUpgrade: Bool { state.withLock { $0.closed == nil && $0.transport == .polling && !$0.probing } }
+
+    /// A probe arrived over WebSocket: pending and later polls get `noop` until the upgrade ends.
+    func beginUpgrade() -> Bool {
+        let began = state.withLock { state -> Bool in
+            guard state.closed == nil, state.transport == .polling, !state.probing else { return false }
+            state.probing = true
+            return true
+        }
+        if began { wakeReaders() }
+        return began
+    }
+
+    /// The client sent `upgrade`: from now on only the WebSocket carries this session.
+    func completeUpgrade() {
+        state.withLock { state in
+            state.probing = false
+            state.transport = .websocket
+        }
+        wakeReaders()
+    }
+
+    /// The probing WebSocket went away before `upgrade`: polling goes on.
+    func abortUpgrade() {
+        state.withLock { $0.probing = false }
+    }
+
+    // MARK: Heartbeat and closing
+
+    /// Sends pings every `pingInterval` after the last pong and closes the session when a pong is
+    /// `pingTimeout` late. Returns when the session closes or the task is cancelled.
+    func runHeartbeat() async {
+        let clock = ContinuousClock()
+        while true {
+            let anchor = state.withLock { $0.anchor }
+            do {
+                try await clock.sleep(until: anchor + configuration.pingIntervalDuration)
+            } catch { return }
+            guard !isClosed else { return }
+            state.withLock { $0.pingSentAt = .now }
+            sendControl(EnginePacket(.ping))
+            do {
+                try await clock.sleep(until: anchor + configuration.pingIntervalDuration + configuration.pingTimeoutDuration)
+            } catch { return }
+            if isClosed { return }
+            if state.withLock({ $0.anchor == anchor }) {
+                close(.pingTimeout)
+                return
+            }
+        }
+    }
+
+    /// Closes the session if its client owes a pong for longer than `pingTimeout` (checked when
+    /// a request arrives, so a late timer cannot keep a dead session answering). Returns whether
+    /// the session is (now) closed.
+    func expireIfOverdue() -> Bool {
+        let overdue = state.withLock { state -> Bool in
+            state.closed == nil && ContinuousClock.now > state.anchor + configuration.pingIntervalDuration + configuration.pingTimeoutDuration
+        }
+        if overdue { close(.pingTimeout) }
+        return isClosed
+    }
+
+    /// Ends the session: the layer above sees its inbound stream finish, waiters wake, and the
+    /// server forgets the `sid`. Idempotent.
+    func close(_ reason: CloseReason) {
+        let first = state.withLock { state -> Bool in
+            guard state.closed == nil else { return false }
+            state.closed = reason
+            return true
+        }
+        guard first else { return }
+        wakeReaders()
+        wakeSenders()
+        inboundContinuation.finish()
+        onClose(self)
+    }
+
+    var closeReason: CloseReason? { state.withLock { $0.closed } }
+
+    // MARK: Waiting
+
+    private enum WaitList { case readers, senders }
+
+    private func wait(_ list: WaitList, until ready: @escaping @Sendable (State) -> Bool) async {
+        let token = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if Task.isCancelled || ready(state) { return true }
+                    switch list {
+                    case .readers: state.readers[token] = continuation
+                    case .senders: state.senders[token] = continuation
+                    }
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                switch list {
+                case .readers: state.readers.removeValue(forKey: token)
+                case .senders: state.senders.removeValue(forKey: token)
+                }
+            }
+            waiter?.resume()
+        }
+    }
+
+    private func wakeReaders() {
+        let waiters = state.withLock { state in
+            defer { state.readers.removeAll() }
+            return Array(state.readers.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func wakeSenders() {
+        let waiters = state.withLock { state in
+            defer { state.senders.removeAll() }
+            return Array(state.senders.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// A message from the client: text (UTF-8) or binary.
+enum EngineMessage: Sendable, Hashable {
+    case text([UInt8])
+    case binary([UInt8])
+}
+
+/// The session closed before the packet could be queued.
+struct EngineClosedError: Error, Sendable {}

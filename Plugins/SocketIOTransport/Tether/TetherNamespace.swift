@@ -1,0 +1,183 @@
+import Logging
+import TetherCore
+
+/// The relay's Socket.IO namespace (`/`): each socket is one relay ``Session``.
+///
+/// On connect it emits `connection_established`, then what the client is owed (one
+/// `event_replay` for a seed resume, `event_history` otherwise, or plain `claude_event`s for a
+/// stock connection-state recovery), then live `claude_event`s. Every event carries its
+/// `sequence`; with recovery on, its `<epoch>:<seq>` offset is the last argument, as stock
+/// Socket.IO servers append it. Replay and live come from one session cursor, so nothing is
+/// duplicated or reordered at the seam.
+///
+/// Acknowledgement: an event counts as acknowledged once it is queued on the connection, whose
+/// queue is bounded (Engine.IO's `outboundHighWater`): stock clients never acknowledge, and a
+/// client that resumes names its own position (`last_sequence` or `offset`) anyway. The seed's
+/// `acknowledge_event` is checked and confirmed, but does not hold delivery back.
+struct TetherNamespace: SocketIONamespace {
+    let relay: Relay
+    let configuration: SocketIOTransport.Configuration
+    let logger: Logger
+
+    func serve(_ socket: SocketIOSocket) async {
+        let auth: TetherAuth
+        do {
+            auth = try TetherAuth(socket.auth, defaultHistory: configuration.history)
+        } catch {
+            await socket.refuse(error.message, data: Self.errorData(error))
+            return
+        }
+        let session: Session
+        let hello: Hello
+        do {
+            (session, hello) = try await subscribe(auth, remote: socket.remote)
+        } catch {
+            await socket.refuse(error.message, data: Self.errorData(error))
+            return
+        }
+        let welcome = session.welcome
+        let token = welcome.resumeToken ?? hello.resumeToken
+        var extra: [(String, [UInt8])] = []
+        if configuration.recovery, let token {
+            extra.append(("pid", SeedEvents.string(TetherAuth.pid(clientID: welcome.clientID, token: token))))
+        }
+        let recovered = auth.mode == .recovery && welcome.resumed && !welcome.plan.reset
+        socket.engine.observePongs { roundTrip in
+            session.recordPing(roundTrip: Double(roundTrip.components.seconds) + Double(roundTrip.components.attoseconds) / 1e18)
+        }
+        var reason = "client disconnected"
+        do {
+            try await socket.accept(extra: extra)
+            try await socket.emit("connection_established", [SeedEvents.established(welcome, token: welcome.resumeToken, socketID: socket.id, recovered: recovered)])
+            let leftover = try await sendOwed(auth.mode, session: session, socket: socket, lastSequence: hello.lastSequence)
+            reason = await runLive(session: session, socket: socket, pending: leftover)
+        } catch {
+            reason = "connection closed before the replay was sent"
+        }
+        session.close(reason: reason)
+        logger.debug("socket.io client left", metadata: ["tether.client_id": "\(welcome.clientID)", "reason": "\(reason)"])
+    }
+
+    /// Subscribes; a seed client that presents a known `client_id` without its resume secret
+    /// (the seed had none) gets a fresh identity that still resumes from its `last_sequence`:
+    /// it receives exactly what it missed, but cannot take over the other client's record.
+    private func subscribe(_ auth: TetherAuth, remote: String) async throws(RelayError) -> (Session, Hello) {
+        try relay.configuration.access.check(auth.accessToken, for: .subscribe)
+        var hello = auth.hello
+        do {
+            return (try await relay.subscribe(hello, transport: "socketio", remote: remote), hello)
+        } catch where error.code == .resumeRefused && auth.hello.resumeToken == nil && auth.pid == nil {
+            hello.clientID = nil
+            logger.info("socket.io client presented a known client_id without its resume_token; connected it under a new id", metadata: ["tether.remote": "\(remote)"])
+            return (try await relay.subscribe(hello, transport: "socketio", remote: remote), hello)
+        }
+    }
+
+    /// Sends what the welcome's plan owes before live delivery: the seed's `event_replay`
+    /// and/or `event_history`, or (recovery) nothing special. Returns events read past the
+    /// plan's head, which are live and go out next as `claude_event`s.
+    private func sendOwed(_ mode: TetherAuth.Mode, session: Session, socket: SocketIOSocket, lastSequence: UInt64?) async throws -> [Event] {
+        let plan = session.welcome.plan
+        guard mode != .recovery else { return [] }
+        var owed: [Event] = []
+        var live: [Event] = []
+        var gaps: [Gap] = plan.gap.map { [$0] } ?? []
+        var buffer: [Event] = []
+        buffer.reserveCapacity(relay.configuration.window)
+        while session.progress.position < plan.head {
+            buffer.removeAll(keepingCapacity: true)
+            if case .gap(let gap) = try await session.next(into: &buffer) {
+                gaps.append(gap)
+                continue
+            }
+            for event in buffer {
+                if event.seq <= plan.head { owed.append(event) } else { live.append(event) }
+            }
+            try session.ack(buffer[buffer.count - 1].seq)
+        }
+        let from = plan.startAfter + 1
+        if mode == .seedResume {
+            try await socket.emit("event_replay", [SeedEvents.batch(owed) { w in
+                w.raw(",\"from_sequence\":")
+                w.number(lastSequence.map { $0 + 1 } ?? from)
+                w.raw(",\"to_sequence\":")
+                w.number(plan.head)
+                w.raw(",\"reset\":")
+                w.raw(plan.reset ? "true" : "false")
+                if let gap = gaps.first {
+                    w.raw(",\"gap\":")
+                    SeedEvents.gap(gap, into: &w)
+                }
+            }])
+            owed = []
+        }
+        try await socket.emit("event_history", [SeedEvents.batch(owed) { w in
+            w.raw(",\"from_sequence\":")
+            w.number(from)
+            w.raw(",\"to_sequence\":")
+            w.number(plan.head)
+        }])
+        for gap in gaps.dropFirst(mode == .seedResume ? 1 : 0) { try await socket.emit("event_gap", [SeedEvents.gap(gap)]) }
+        return live
+    }
+
+    /// Live delivery and the client's requests, side by side, until either ends. Returns why.
+    private func runLive(session: Session, socket: SocketIOSocket, pending: [Event]) async -> String {
+        let requests = SeedRequests(relay: relay, session: session, socket: socket)
+        return await withTaskGroup(of: String.self) { group in
+            group.addTask { await deliver(session: session, socket: socket, pending: pending) }
+            group.addTask {
+                for await event in socket.inbound {
+                    session.touch()
+                    await requests.answer(event)
+                }
+                return socket.engine.isClosed ? "connection closed (\(socket.engine.closeReason?.rawValue ?? "?"))" : "client disconnected"
+            }
+            let reason = await group.next() ?? "ended"
+            group.cancelAll()
+            socket.finish()
+            return reason
+        }
+    }
+
+    /// Emits the session's events as `claude_event`s (gaps as `event_gap`) until it ends.
+    private func deliver(session: Session, socket: SocketIOSocket, pending: [Event]) async -> String {
+        let epoch = session.welcome.epoch
+        var buffer = pending
+        buffer.reserveCapacity(relay.configuration.window)
+        do {
+            while true {
+                if !buffer.isEmpty {
+                    var packets: [SocketIOPacket] = []
+                    packets.reserveCapacity(buffer.count)
+                    for event in buffer {
+                        var arguments = [SeedEvents.event(event)]
+                        if configuration.recovery { arguments.append(SeedEvents.string(TetherAuth.offset(epoch: epoch, seq: event.seq))) }
+                        packets.append(.event("claude_event", arguments, namespace: socket.namespace))
+                    }
+                    try await socket.send(packets)
+                    try? session.ack(buffer[buffer.count - 1].seq)  // pending events may be acked already
+                }
+                buffer.removeAll(keepingCapacity: true)
+                if case .gap(let gap) = try await session.next(into: &buffer) {
+                    try await socket.emit("event_gap", [SeedEvents.gap(gap)])
+                }
+            }
+        } catch let error as RelayError {
+            await socket.disconnect()
+            return error.message
+        } catch is CancellationError {
+            return "client disconnected"
+        } catch {
+            return "connection closed"
+        }
+    }
+
+    static func errorData(_ error: RelayError) -> [UInt8] {
+        var w = JSONWriter()
+        w.raw("{\"code\":")
+        w.string(error.code.rawValue)
+        w.raw("}")
+        return w.bytes
+    }
+}

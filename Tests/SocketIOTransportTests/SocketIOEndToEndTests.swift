@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+import TetherTesting
+
+/// `/socket.io/` of the real relay, driven by python-socketio (a client nobody here wrote) and by
+/// raw Engine.IO requests.
+@Suite("Socket.IO transport", .serialized)
+struct SocketIOEndToEndTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func python() throws -> String {
+        let path = packageRoot.appendingPathComponent(".build-venv/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw RelayProcessError("no \(path): run scripts/ensure-deps.sh test to install the Python test clients")
+        }
+        return path
+    }
+
+    static func client(_ name: String) -> String {
+        packageRoot.appendingPathComponent("Tests/SocketIOTransportTests/clients/\(name)").path
+    }
+
+    /// Runs a client script to completion and returns its JSON summary (its last stdout line).
+    static func runClient(_ script: String, _ arguments: [String], timeout: Double = 120) async throws -> [String: Any] {
+        let process = try StreamingProcess(try python(), [client(script)] + arguments)
+        let finished = await process.waitUntil(timeout: timeout) { _ in !process.isAlive }
+        await process.stop()
+        let output = process.output
+        #expect(finished, "client did not finish within \(timeout) s:\n\(output)")
+        let line = output.split(separator: "\n").last { $0.hasPrefix("{") }
+        guard let line, let summary = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw RelayProcessError("client printed no summary:\n\(output)")
+        }
+        return summary
+    }
+
+    @Test(arguments: ["upgrade", "polling", "websocket"])
+    func seedClientGetsExactlyTheMissedEventsInOneReplayThenLive(transport: String) async throws {
+        let relay = try await RelayProcess.start()
+        let summary: [String: Any]
+        do {
+            summary = try await Self.runClient("seed_resume.py", [relay.baseURL, transport, "500"])
+        } catch {
+            await relay.terminate()
+            throw error
+        }
+        await relay.terminate()
+
+        let before = try #require(summary["received_before"] as? [Int])
+        #expect(before == (summary["published_before"] as? [Int]))
+        let seedEvent = try #require(summary["seed_event"] as? [String: Any])
+        #expect(seedEvent["type"] as? String == "hook")
+        #expect((seedEvent["data"] as? [String: Any])?["subtype"] as? String == "pre_tool")
+        #expect((summary["offsets_before"] as? [String])?.count == before.count, "stock recovery offsets ride along as the last argument")
+
+        let missed = try #require(summary["missed"] as? [Int])
+        #expect(missed.count == 500)
+        #expect(summary["replay_sequences"] as? [Int] == missed)
+        #expect(summary["replay_count"] as? Int == 500)
+        #expect(summary["replay_from"] as? Int == missed.first)
+        #expect(summary["received_after"] as? [Int] == (summary["published_after"] as? [Int]))
+        #expect((summary["ack_confirmed"] as? [String: Any])?["ok"] as? Bool == true)
+        #expect((summary["pong"] as? [String: Any])?["timestamp"] as? Int == 12345)
+        #expect(summary["stats_has_connections"] as? Bool == true)
+    }
+}
