@@ -10,9 +10,10 @@ public enum Command {
         public var output: String
     }
 
+    /// - Parameter input: bytes for the command's standard input (else it reads nothing).
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        directory: URL? = nil, timeout: Double = 120
+        directory: URL? = nil, input: Data? = nil, timeout: Double = 120
     ) async throws -> Result {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("tether-command-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -25,7 +26,15 @@ public enum Command {
         if let directory { process.currentDirectoryURL = directory }
         process.standardOutput = handle
         process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            // A file, not a pipe, for the same reason as the output.
+            let inputFile = log.deletingPathExtension().appendingPathExtension("in")
+            try input.write(to: inputFile)
+            defer { try? FileManager.default.removeItem(at: inputFile) }
+            process.standardInput = try FileHandle(forReadingFrom: inputFile)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
         try handle.close()
         let deadline = Date().addingTimeInterval(timeout)

@@ -43,7 +43,7 @@ import TetherTesting
         let promtool = try #require(ExternalTool.find("promtool"), "promtool (Debian package prometheus) is needed; make test installs it")
         let (relay, _) = try await Self.relayAfterTraffic()
         let text = PrometheusExporter(logger: Logger(label: "test")).render(relay)
-        let check = try ExternalTool.run(promtool, ["check", "metrics"], input: Data(text.utf8))
+        let check = try await Command.run(promtool, ["check", "metrics"], input: Data(text.utf8))
         #expect(check.status == 0, "promtool: \(check.output)\n\(text)")
         #expect(check.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "lint findings: \(check.output)")
     }

@@ -101,20 +101,12 @@ struct SQLiteProcessTests {
         let file = directory.appendingPathComponent("tether.sqlite")
         let garbage = Data("this is not an SQLite database, but it is someone's data\n".utf8) + Data(repeating: 0xA5, count: 8192)
         try garbage.write(to: file)
-        let process = Process()
-        process.executableURL = RelayProcess.binary
-        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--state-dir", directory.path]
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TETHER_") }
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 2, "\(message)")
+        let result = try await Command.run(
+            RelayProcess.binary.path, ["serve", "--listen", "127.0.0.1:0", "--state-dir", directory.path],
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TETHER_") }, timeout: 30
+        )
+        let message = result.output
+        #expect(result.status == 2, "\(message)")
         #expect(message.contains(file.path), "\(message)")
         #expect(message.contains("damaged or not an SQLite database"), "\(message)")
         #expect(try Data(contentsOf: file) == garbage, "the damaged file must be left as it was")

@@ -47,8 +47,8 @@ struct AccessTokenTests {
         await relay.terminate()
     }
 
-    @Test func listeningBeyondLoopbackWithoutTokensIsRefused() throws {
-        let result = try ExternalTool.run(RelayProcess.binary.path, ["serve", "--listen", "0.0.0.0:0"], environment: ["TETHER_AUTH_PRODUCER_TOKENS": ""])
+    @Test func listeningBeyondLoopbackWithoutTokensIsRefused() async throws {
+        let result = try await Command.run(RelayProcess.binary.path, ["serve", "--listen", "0.0.0.0:0"], environment: ProcessInfo.processInfo.environment.merging(["TETHER_AUTH_PRODUCER_TOKENS": ""]) { $1 })
         #expect(result.status == 2)
         #expect(result.output.contains("beyond loopback"), "\(result.output)")
         #expect(result.output.contains("--insecure"))

@@ -108,18 +108,14 @@ struct HTTPSurfaceTests {
         (["--config", "/nonexistent/tether.json"], [:], "config file /nonexistent/tether.json could not be read"),
     ])
     func badConfigurationExitsWithStatusTwoAndOneClearLine(arguments: [String], environment: [String: String], message: String) async throws {
-        let process = Process()
-        process.executableURL = RelayProcess.binary
-        process.arguments = ["serve", "--listen", "127.0.0.1:0"].filter { _ in !arguments.contains("--listen") } + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let stderr = Pipe()
-        process.standardError = stderr
-        try process.run()
-        process.waitUntilExit()
-        let output = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 2)
-        #expect(output.contains(message), "stderr was: \(output)")
-        #expect(output.split(separator: "\n").count == 1, "expected one line, got: \(output)")
+        let listen = arguments.contains("--listen") ? [] : ["--listen", "127.0.0.1:0"]
+        let result = try await Command.run(
+            RelayProcess.binary.path, ["serve"] + listen + arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        )
+        #expect(result.status == 2)
+        #expect(result.output.contains(message), "output was: \(result.output)")
+        #expect(result.output.split(separator: "\n").count == 1, "expected one line, got: \(result.output)")
     }
 
     @Test func configFileIsReadBelowEnvironmentAndFlags() async throws {
@@ -138,17 +134,12 @@ struct HTTPSurfaceTests {
         await relay.terminate()
     }
 
-    @Test func pluginsListsTheMemoryStore() throws {
-        let process = Process()
-        process.executableURL = RelayProcess.binary
-        process.arguments = ["plugins"]
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        try process.run()
-        process.waitUntilExit()
-        let output = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0)
-        #expect(output.contains("store\tmemory"))
+    @Test func pluginsListsEveryKind() async throws {
+        let result = try await Command.run(RelayProcess.binary.path, ["plugins"])
+        #expect(result.status == 0)
+        for line in ["store\tsqlite", "store\tmemory", "transport\twebsocket", "transport\tsse", "transport\tsocketio", "exporter\tprometheus", "exporter\tjson"] {
+            #expect(result.output.contains(line), "missing \(line) in: \(result.output)")
+        }
     }
 
     private func accepted(_ body: Data) throws -> [Int] {

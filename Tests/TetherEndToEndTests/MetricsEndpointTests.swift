@@ -19,7 +19,7 @@ struct MetricsEndpointTests {
         let metrics = try await relay.http("GET", "/metrics")
         #expect(metrics.status == 200)
         let text = String(decoding: metrics.body, as: UTF8.self)
-        let check = try ExternalTool.run(promtool, ["check", "metrics"], input: metrics.body)
+        let check = try await Command.run(promtool, ["check", "metrics"], input: metrics.body)
         #expect(check.status == 0, "promtool: \(check.output)")
         #expect(check.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "lint findings: \(check.output)")
         #expect(text.contains("\ntether_events_published_total 37\n"))
