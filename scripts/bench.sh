@@ -9,6 +9,17 @@ swift build -c release --product tether-core-bench
 echo "bench: core fan-out" >&2
 .build/release/tether-core-bench --smoke=$smoke > bench-results/core-fanout.md
 cat bench-results/core-fanout.md
+# Allocations on the fan-out path: the same run with 1 and with 10 subscribers under a malloc
+# counter; the difference over (events x 9) is allocations per event per extra subscriber.
+gcc -O2 -shared -fPIC -o bench-results/malloc_count.so Benchmarks/MallocCount/malloc_count.c
+events=$([ "$smoke" = 1 ] && echo 20000 || echo 200000)
+count() { LD_PRELOAD=$PWD/bench-results/malloc_count.so .build/release/tether-core-bench --events "$events" --runs 1 --subscribers "$1" 2>&1 >/dev/null | sed -n 's/^malloc_count: \([0-9]*\) allocations$/\1/p'; }
+one=$(count 1); ten=$(count 10)
+{
+  echo
+  echo "Allocations: $one with 1 subscriber, $ten with 10, for $events events:"
+  echo "$(( (ten - one) )) extra for $(( events * 9 )) extra deliveries."
+} | tee -a bench-results/core-fanout.md
 swift build -c release --product tether-store-bench
 echo "bench: store throughput" >&2
 .build/release/tether-store-bench --smoke=$smoke > bench-results/store-throughput.md
