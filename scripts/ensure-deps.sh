@@ -8,7 +8,7 @@ set -euo pipefail
 mode=${1:-run}
 
 apt_run=(libsqlite3-dev pkg-config)
-apt_test=(curl python3-venv prometheus)
+apt_test=(curl python3-venv prometheus postgresql)
 apt_bench=()
 
 case "$mode" in

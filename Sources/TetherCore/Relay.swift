@@ -63,6 +63,8 @@ public final class Relay: Sendable {
         log.withLock { view in
             view.state = state
             view.recent.append(contentsOf: recent)
+            // Over a shared log another relay may have appended between `open` and `read`.
+            view.state.head = max(state.head, recent.last?.seq ?? 0)
         }
         health.withLock { $0.lastProof = now() }
         logger.info(
@@ -125,6 +127,11 @@ public final class Relay: Sendable {
         counters.published.add(UInt64(outcome.appended.count), ordering: .relaxed)
         counters.duplicatesSuppressed.add(UInt64(outcome.sequences.count - outcome.appended.count), ordering: .relaxed)
         counters.evicted.add(UInt64(outcome.evictedEvents), ordering: .relaxed)
+        if store is any SharedLogStore {
+            // Other relays append too: only apply what directly follows the view (Relay+SharedLog).
+            applyShared(outcome)
+            return
+        }
         let waiting = log.withLock { view in
             view.state = outcome.log
             view.recent.append(contentsOf: outcome.appended)
@@ -168,10 +175,8 @@ public final class Relay: Sendable {
             let trimmed = try await store.trim(configuration.retention, now: time)
             counters.expired.add(UInt64(trimmed.removedEvents), ordering: .relaxed)
             let probe = try await store.state()
-            log.withLock { view in
-                view.state = probe
-                view.recent.trim(below: probe.oldest)
-            }
+            let shared = store is any SharedLogStore
+            log.withLock { view in view.absorb(probe, keepingHead: shared) }
             health.withLock { $0 = HealthStatus(lastProof: time, lastError: nil) }
         } catch {
             logger.error("health sweep could not reach the buffer store", metadata: ["error": "\(error)"])

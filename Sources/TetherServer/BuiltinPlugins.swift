@@ -3,6 +3,7 @@ public import HummingbirdWebSocket
 public import TetherCore
 import JSONStatsExporter
 import MemoryStore
+import PostgresStore
 import PrometheusExporter
 
 /// The router every HTTP-facing plugin registers on. Its context supports WebSocket upgrades,
@@ -15,6 +16,7 @@ extension PluginRegistry where Routes == TetherRouter {
         PluginRegistry(
             stores: [
                 MemoryBufferStore.plugin,
+                PostgresBufferStore.plugin,
             ],
             transports: [],
             exporters: [

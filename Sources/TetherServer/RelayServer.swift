@@ -79,12 +79,15 @@ public struct RelayServer: Sendable {
             },
             logger: logger
         )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: HealthMonitor(relay: relay))]
+        if let shared = store as? any SharedLogStore {
+            // Several relays share this log: fan out what the others commit.
+            services.append(.init(service: LogFollower(relay: relay, store: shared)))
+        }
+        services.append(.init(service: app))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: HealthMonitor(relay: relay)),
-                    .init(service: app),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
