@@ -19,8 +19,8 @@ extension PostgresBufferStore {
     public func saveClients(_ clients: [PersistedClient]) async throws {
         guard !clients.isEmpty else { return }
         let logger = self.logger
-        try await run("save client records") { client in
-            _ = try await client.query(
+        try await run("save client records") { connection in
+            _ = try await connection.query(
                 """
                 INSERT INTO tether_clients (id, secret_digest, epoch, acked_seq, first_seen, last_seen, reconnects, delivered, acked, transport)
                 SELECT * FROM unnest(\(clients.map(\.id))::text[], \(clients.map(\.secretDigest))::text[], \(clients.map(\.epoch))::text[],
@@ -42,20 +42,20 @@ extension PostgresBufferStore {
         guard !ids.isEmpty else { return }
         let logger = self.logger
         let cutoff = Date().timeIntervalSince1970 - configuration.retention.ttl
-        try await run("delete client records") { client in
-            _ = try await client.query("DELETE FROM tether_clients WHERE id = ANY(\(ids)) AND last_seen < \(cutoff)", logger: logger)
+        try await run("delete client records") { connection in
+            _ = try await connection.query("DELETE FROM tether_clients WHERE id = ANY(\(ids)) AND last_seen < \(cutoff)", logger: logger)
         }
     }
 
     private func fetchClients(where id: String?) async throws -> [PersistedClient] {
         let logger = self.logger
-        return try await run("load client records") { client in
+        return try await run("load client records") { connection in
             let columns = "id, secret_digest, epoch, acked_seq, first_seen, last_seen, reconnects, delivered, acked, transport"
             let rows: PostgresRowSequence
             if let id {
-                rows = try await client.query("SELECT \(unescaped: columns) FROM tether_clients WHERE id = \(id)", logger: logger)
+                rows = try await connection.query("SELECT \(unescaped: columns) FROM tether_clients WHERE id = \(id)", logger: logger)
             } else {
-                rows = try await client.query("SELECT \(unescaped: columns) FROM tether_clients", logger: logger)
+                rows = try await connection.query("SELECT \(unescaped: columns) FROM tether_clients", logger: logger)
             }
             var found: [PersistedClient] = []
             for try await row in rows.decode((String, String, String, Int64, Double, Double, Int64, Int64, Int64, String).self) {

@@ -17,8 +17,8 @@ extension PostgresBufferStore {
         var removed = 0
         var removedBytes = 0
         for _ in 0..<max(1, configuration.trimChunksPerCall) {
-            let (events, bytes, owner) = try await run("retention") { client in
-                try await client.withTransaction(logger: logger) { connection -> (Int, Int, Bool) in
+            let (events, bytes, owner) = try await run("retention") { connection in
+                try await connection.withTransaction(logger: logger) { connection -> (Int, Int, Bool) in
                     let rows = try await connection.query("SELECT pg_try_advisory_xact_lock(\(PostgresSchema.retentionLock))", logger: logger)
                     var owner = false
                     for try await locked in rows.decode(Bool.self) { owner = locked }

@@ -38,8 +38,8 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
         tasks.withLock { $0.append(Task { await client.run() }) }
         let epoch = Epoch.random().rawValue
         let logger = self.logger
-        try await run("schema setup") { client in
-            try await client.withTransaction(logger: logger) { connection in
+        try await run("schema setup") { connection in
+            try await connection.withTransaction(logger: logger) { connection in
                 _ = try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.schemaLock))", logger: logger)
                 for statement in PostgresSchema.statements {
                     _ = try await connection.query(statement, logger: logger)
@@ -57,8 +57,8 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
         guard !drafts.isEmpty else { return AppendOutcome(sequences: [], appended: [], evictedEvents: 0, log: try await state()) }
         let retention = configuration.retention
         let logger = self.logger
-        let outcome = try await run("append") { client in
-            try await client.withTransaction(logger: logger) { connection in
+        let outcome = try await run("append") { connection in
+            try await connection.withTransaction(logger: logger) { connection in
                 var log = try await LogRow.lock(on: connection, logger: logger)
                 let ids = drafts.compactMap(\.producerID)
                 var known: [String: UInt64] = [:]
@@ -98,8 +98,8 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
     public func read(after seq: UInt64, limit: Int) async throws -> [Event] {
         guard limit > 0 else { return [] }
         let logger = self.logger
-        return try await run("read") { client in
-            let rows = try await client.query(
+        return try await run("read") { connection in
+            let rows = try await connection.query(
                 "SELECT seq, topic, time, data, producer_id FROM tether_events WHERE seq > \(Int64(clamping: seq)) ORDER BY seq LIMIT \(limit)",
                 logger: logger
             )
@@ -113,9 +113,7 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
 
     public func state() async throws -> LogState {
         let logger = self.logger
-        return try await run("state") { client in
-            try await client.withConnection { connection in try await LogRow.read(on: connection, logger: logger).state }
-        }
+        return try await run("state") { connection in try await LogRow.read(on: connection, logger: logger).state }
     }
 
     public func close() async throws {
@@ -142,11 +140,15 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
 
     // MARK: Helpers
 
-    /// Runs one operation against the pool within the operation timeout, with a readable error.
-    func run<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    /// Runs one operation on a pooled connection within the operation timeout, with a readable
+    /// error (see ``withTimeout(_:operation:_:)`` for what a timeout does to a started operation).
+    func run<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = self.client
-        return try await withTimeout(configuration.operationTimeout, operation: "\(operation) on \(configuration.endpoint)") {
-            try await body(client)
+        return try await withTimeout(configuration.operationTimeout, operation: "\(operation) on \(configuration.endpoint)") { started in
+            try await client.withConnection { connection in
+                started()
+                return try await body(connection)
+            }
         }
     }
 

@@ -85,7 +85,19 @@ extension PostgresBufferStore {
             configuration.options.maximumConnections = poolSize
             configuration.options.connectTimeout = operationTimeout
             configuration.options.keepAliveBehavior = .init(frequency: .seconds(15))
+            configuration.options.additionalStartupParameters = serverTimeouts
             return configuration
+        }
+
+        /// Server-side bounds for what ``withTimeout(_:operation:_:)`` leaves running: a statement
+        /// may take twice the operation timeout, and a session idle inside a transaction (a
+        /// connection lost mid-transaction on our side) is ended after 30 s, releasing its locks.
+        var serverTimeouts: [(String, String)] {
+            let milliseconds = operationTimeout.components.seconds * 1000 + operationTimeout.components.attoseconds / 1_000_000_000_000_000
+            return [
+                ("statement_timeout", "\(max(1000, 2 * milliseconds))"),
+                ("idle_in_transaction_session_timeout", "30000"),
+            ]
         }
 
         /// Where the store connects, for log lines (never the password).

@@ -1,4 +1,5 @@
 import PostgresNIO
+import Synchronization
 
 /// A PostgreSQL operation of the store failed. The message says which operation and why, in
 /// words an operator can act on (postgres-nio hides its details behind a generic description).
@@ -37,24 +38,82 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Runs `body`, but gives up after `timeout`: the body is cancelled (a waiting connection lease
-/// is cancelled with it) and ``PostgresStoreError/Code/timedOut`` is thrown. While PostgreSQL is
-/// away the pool waits for a connection indefinitely; producers must hear 503 instead.
+/// Runs `body`, but gives up after `timeout`: the caller gets ``PostgresStoreError/Code/timedOut``
+/// at once. While PostgreSQL is away the pool waits for a connection indefinitely; producers
+/// must hear 503 instead.
+///
+/// A body still waiting for its connection is cancelled, so it never runs later. A body that
+/// has started (it called `started()`) is left to finish or fail by itself: cancelling it halfway
+/// through a transaction could hand the connection back with the transaction (and the head
+/// counter's lock) still open; the server's `statement_timeout` bounds how long it can take.
+///
+/// Unstructured on purpose: a task group would wait for a body that ignores cancellation (a
+/// query on a half-dead socket), and the relay's one publish drainer would wait with it.
 func withTimeout<T: Sendable>(
-    _ timeout: Duration, operation: String, _ body: @escaping @Sendable () async throws -> T
+    _ timeout: Duration, operation: String, _ body: @escaping @Sendable (_ started: @escaping @Sendable () -> Void) async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw PostgresStoreError(.timedOut, "PostgreSQL \(operation) did not finish within \(timeout)")
+    let race = TimeoutRace<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation, body: body, timeout: timeout, operation: operation)
         }
-        defer { group.cancelAll() }
-        do {
-            guard let first = try await group.next() else { throw CancellationError() }
-            return first
-        } catch {
-            throw PostgresStoreError.wrap(error, during: operation)
+    } onCancel: {
+        race.finish(.failure(CancellationError()))
+    }
+}
+
+/// The state of one ``withTimeout(_:operation:_:)``: whichever of the body, the timer or a
+/// cancellation finishes first resumes the caller; the others find nothing left to resume.
+private final class TimeoutRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var outcome: Result<T, any Error>?
+        var tasks: [Task<Void, Never>] = []
+        var started = false
+    }
+
+    private let state = Mutex(State())
+
+    func start(
+        _ continuation: CheckedContinuation<T, any Error>, body: @escaping @Sendable (_ started: @escaping @Sendable () -> Void) async throws -> T,
+        timeout: Duration, operation: String
+    ) {
+        let early = state.withLock { state -> Result<T, any Error>? in
+            if let outcome = state.outcome { return outcome }
+            state.continuation = continuation
+            return nil
         }
+        if let early { return continuation.resume(with: early) }
+        let work = Task {
+            do {
+                finish(.success(try await body { self.state.withLock { $0.started = true } }))
+            } catch {
+                finish(.failure(PostgresStoreError.wrap(error, during: operation)))
+            }
+        }
+        let timer = Task {
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            finish(.failure(PostgresStoreError(.timedOut, "PostgreSQL \(operation) did not finish within \(timeout)")))
+        }
+        let finished = state.withLock { state in
+            state.tasks = [work, timer]
+            return state.outcome != nil
+        }
+        if finished {
+            timer.cancel()
+            if !state.withLock({ $0.started }) { work.cancel() }
+        }
+    }
+
+    func finish(_ outcome: Result<T, any Error>) {
+        let (continuation, tasks) = state.withLock { state -> (CheckedContinuation<T, any Error>?, [Task<Void, Never>]) in
+            guard state.outcome == nil else { return (nil, []) }
+            state.outcome = outcome
+            defer { state.continuation = nil }
+            // The timer always; the body only while it still waits for its connection.
+            return (state.continuation, state.started ? Array(state.tasks.suffix(1)) : state.tasks)
+        }
+        for task in tasks { task.cancel() }
+        continuation?.resume(with: outcome)
     }
 }

@@ -10,6 +10,8 @@ import TetherTesting
 @Suite(.enabled(if: PostgresCluster.isAvailable, "PostgreSQL server binaries are not installed"))
 struct PostgresBufferStoreTests {
     static let counter = Atomic<Int>(0)
+    /// Generous: the tests share two cores with whatever else runs; a timeout here is no finding.
+    static let testTimeout = Duration.seconds(20)
 
     /// A fresh database in the shared cluster, and a store over it.
     static func makeStore(retention: RetentionPolicy = RetentionPolicy()) async throws -> PostgresBufferStore {
@@ -18,6 +20,7 @@ struct PostgresBufferStoreTests {
         let url = try cluster.createDatabase(name)
         var configuration = try PostgresBufferStore.Configuration(url: url, retention: retention)
         configuration.poolSize = 4
+        configuration.operationTimeout = testTimeout
         return PostgresBufferStore(configuration: configuration)
     }
 
@@ -29,8 +32,10 @@ struct PostgresBufferStoreTests {
     @Test func twoStoresOverOneDatabaseShareEpochAndOrder() async throws {
         let cluster = try await PostgresCluster.shared()
         let url = try cluster.createDatabase("shared_\(getpid())")
-        let a = PostgresBufferStore(configuration: try .init(url: url))
-        let b = PostgresBufferStore(configuration: try .init(url: url))
+        var configuration = try PostgresBufferStore.Configuration(url: url)
+        configuration.operationTimeout = Self.testTimeout
+        let a = PostgresBufferStore(configuration: configuration)
+        let b = PostgresBufferStore(configuration: configuration)
         let opened = try await (a.open(), b.open())
         #expect(opened.0.epoch == opened.1.epoch)
         let updates = b.headUpdates()

@@ -10,14 +10,16 @@ struct PostgresOutageTests {
     /// Publishes one event with producer id `id`, retrying the same request (idempotent) until a
     /// 202 or the deadline. Returns the accepted seq.
     static func publishUntilAccepted(_ relay: RelayProcess, id: String, deadline: Date) async throws -> UInt64 {
+        var last = "no answer"
         while Date() < deadline {
             if let (status, seqs) = try? await SharedRelayTests.publish(relay, [#"{"topic":"t","id":"\#(id)","data":"\#(id)"}"#]) {
                 if status == 202, let seq = seqs.first { return seq }
                 #expect(status == 503, "a publish during the outage answers 503, got \(status)")
+                last = "\(status)"
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw RelayProcessError("event \(id) was not accepted before the deadline")
+        throw RelayProcessError("event \(id) was not accepted before the deadline (last answer: \(last)); relay log:\n\(relay.log.suffix(3000))")
     }
 
     static func ready(_ relay: RelayProcess) async -> (Bool, String) {

@@ -9,7 +9,7 @@ import TetherTesting
 @Suite(.enabled(if: PostgresCluster.isAvailable, "PostgreSQL server binaries are not installed"))
 struct SharedRelayTests {
     static func relayEnvironment(_ url: String) -> [String: String] {
-        ["TETHER_STORE_POSTGRES_URL": url, "TETHER_STORE_POSTGRES_TIMEOUT": "2", "TETHER_STORE_POSTGRES_POOL_SIZE": "4", "TETHER_SWEEP_INTERVAL": "0.5"]
+        ["TETHER_STORE_POSTGRES_URL": url, "TETHER_STORE_POSTGRES_TIMEOUT": "10", "TETHER_STORE_POSTGRES_POOL_SIZE": "4", "TETHER_SWEEP_INTERVAL": "0.5"]
     }
 
     static func startRelay(_ url: String) async throws -> RelayProcess {
@@ -97,7 +97,9 @@ struct SharedRelayTests {
         init(url: String) async throws {
             var configuration = RelayConfiguration()
             configuration.sweepInterval = 0.5
-            let store = PostgresBufferStore(configuration: try .init(url: url))
+            var storeConfiguration = try PostgresBufferStore.Configuration(url: url)
+            storeConfiguration.operationTimeout = PostgresBufferStoreTests.testTimeout
+            let store = PostgresBufferStore(configuration: storeConfiguration)
             relay = Relay(store: store, configuration: configuration)
             try await relay.start()
             let relay = self.relay
