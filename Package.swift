@@ -127,6 +127,12 @@ let package = Package(
             path: "Benchmarks/CoreFanout",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "tether-postgres-bench",
+            dependencies: ["TetherCore", "PostgresStore", "TetherTesting", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/PostgresStore",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TetherCoreTests",
             dependencies: ["TetherCore", "TetherTesting", "MemoryStore"],

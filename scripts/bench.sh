@@ -9,3 +9,7 @@ swift build -c release --product tether-core-bench
 echo "bench: core fan-out" >&2
 .build/release/tether-core-bench --smoke=$smoke > bench-results/core-fanout.md
 cat bench-results/core-fanout.md
+swift build -c release --product tether-postgres-bench
+echo "bench: PostgreSQL store (several relays)" >&2
+.build/release/tether-postgres-bench --smoke=$smoke > bench-results/postgres-store.md
+cat bench-results/postgres-store.md

@@ -55,6 +55,7 @@ public struct LogFollower: Service {
                             failing = false
                         }
                     } catch {
+                        if Task.isCancelled { break }
                         if !failing {
                             relay.logger.error(
                                 "could not read the shared log; subscribers keep what they have and catch up when it answers",

@@ -31,7 +31,10 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Creates and starts a cluster. Throws with the tools' output if either step fails.
-    public static func start() async throws -> PostgresCluster {
+    ///
+    /// - Parameter durable: keep `fsync` on (benchmarks of durable publish). Tests turn it off:
+    ///   they test ordering and recovery, not the disk.
+    public static func start(durable: Bool = false) async throws -> PostgresCluster {
         let directory = "/tmp/tether-pg-\(UUID().uuidString.prefix(8).lowercased())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let port = try FreePort.next()
@@ -43,7 +46,7 @@ public final class PostgresCluster: Sendable {
                 listen_addresses = '127.0.0.1'
                 port = \(port)
                 unix_socket_directories = '\(directory)'
-                fsync = off
+                fsync = \(durable ? "on" : "off")
                 max_connections = 200
                 """
             let conf = cluster.dataDirectory + "/postgresql.conf"
