@@ -51,7 +51,13 @@ struct PostgresBufferStoreTests {
         }
         #expect(sequences.sorted() == Array(1...240))
         #expect(try await a.read(after: 0, limit: 1000).map(\.seq) == Array(1...240))
-        // B hears heads committed through A (LISTEN/NOTIFY) as well as its own.
+        // B hears heads committed through A (LISTEN/NOTIFY) as well as its own. Closing B ends
+        // the stream, which bounds the wait.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))
+            try await b.close()
+        }
+        defer { watchdog.cancel() }
         var heard: UInt64 = 0
         for await head in updates {
             heard = max(heard, head)
