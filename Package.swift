@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -61,6 +62,17 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "TetherCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Plugins/PostgresStore",
             swiftSettings: swiftSettings
         ),
         .target(
@@ -154,6 +166,7 @@ let package = Package(
             dependencies: [
                 "TetherCore",
                 "MemoryStore",
+                "PostgresStore",
                 "PrometheusExporter",
                 "JSONStatsExporter",
                 "SSETransport",
@@ -226,6 +239,12 @@ let package = Package(
             path: "Benchmarks/CoreFanout",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "tether-postgres-bench",
+            dependencies: ["TetherCore", "PostgresStore", "TetherTesting", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/PostgresStore",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TetherCoreTests",
             dependencies: ["TetherCore", "TetherTesting", "MemoryStore"],
@@ -234,6 +253,11 @@ let package = Package(
         .testTarget(
             name: "MemoryStoreTests",
             dependencies: ["MemoryStore", "TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: ["PostgresStore", "TetherTesting", "TetherCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -53,3 +53,7 @@ for producer in http websocket; do
   cat "bench-results/websocket-$producer.md"
 done
 kill "$relay_pid" 2>/dev/null || true
+swift build -c release --product tether-postgres-bench
+echo "bench: PostgreSQL store (several relays)" >&2
+.build/release/tether-postgres-bench --smoke=$smoke > bench-results/postgres-store.md
+cat bench-results/postgres-store.md

@@ -50,6 +50,7 @@ extension Relay {
     public func subscribe(_ hello: Hello, transport: String, remote: String) async throws(RelayError) -> Session {
         let time = now()
         let sessionID = makeSessionID()
+        await refreshSharedClient(hello.clientID)
         let state = logState
         let claim = try claimClient(hello, transport: transport, remote: remote, now: time)
         let request: ReplayPlan.Request

@@ -63,6 +63,8 @@ public final class Relay: Sendable {
         log.withLock { view in
             view.state = state
             view.recent.append(contentsOf: recent)
+            // Over a shared log another relay may have appended between `open` and `read`.
+            view.state.head = max(state.head, recent.last?.seq ?? 0)
         }
         health.withLock { $0.lastProof = now() }
         logger.info(
@@ -116,9 +118,11 @@ public final class Relay: Sendable {
                     "buffer store append failed; producers were told 503 and nothing of the batch was stored",
                     metadata: ["error": "\(error)", "events": "\(drafts.count)"]
                 )
+                let failedAt = now()
                 health.withLock {
                     $0.lastError = "store append failed: \(error)"
                     $0.appendFailing = true
+                    $0.lastAppendFailure = failedAt
                 }
                 for pending in batch {
                     pending.continuation.resume(returning: .failure(.storeUnavailable(error)))
@@ -131,6 +135,11 @@ public final class Relay: Sendable {
         counters.published.add(UInt64(outcome.appended.count), ordering: .relaxed)
         counters.duplicatesSuppressed.add(UInt64(outcome.sequences.count - outcome.appended.count), ordering: .relaxed)
         counters.evicted.add(UInt64(outcome.evictedEvents), ordering: .relaxed)
+        if store is any SharedLogStore {
+            // Other relays append too: only apply what directly follows the view (Relay+SharedLog).
+            applyShared(outcome)
+            return
+        }
         let waiting = log.withLock { view in
             view.state = outcome.log
             view.recent.append(contentsOf: outcome.appended)
@@ -171,15 +180,19 @@ public final class Relay: Sendable {
             let trimmed = try await store.trim(configuration.retention, now: time)
             counters.expired.add(UInt64(trimmed.removedEvents), ordering: .relaxed)
             let probe = try await store.state()
-            log.withLock { view in
-                view.state = probe
-                view.recent.trim(below: probe.oldest)
-            }
+            let shared = store is any SharedLogStore
+            log.withLock { view in view.absorb(probe, keepingHead: shared) }
+            let hold = configuration.readinessHoldAfterAppendFailure
             health.withLock { status in
-                // A store that still reads may still refuse writes: only an append clears that.
-                let failing = status.appendFailing
-                status = HealthStatus(lastProof: time, lastError: failing ? status.lastError : nil)
-                status.appendFailing = failing
+                // A store that still reads may still refuse writes (a full disk), so a failed
+                // append keeps the relay unready for a while even though sweeps succeed. Not for
+                // ever: a load balancer that stops sending producers would never let a successful
+                // append prove recovery.
+                let holding = status.appendFailing && status.lastAppendFailure.map { time.timeIntervalSince($0) < hold } ?? false
+                var next = HealthStatus(lastProof: time, lastError: holding ? status.lastError : nil)
+                next.appendFailing = holding
+                next.lastAppendFailure = status.lastAppendFailure
+                status = next
             }
         } catch {
             logger.error("health sweep could not reach the buffer store", metadata: ["error": "\(error)"])
@@ -219,6 +232,8 @@ public struct HealthStatus: Sendable, Hashable {
     /// readiness does not come back while the store reads and probes fine but refuses writes
     /// (a full disk or quota).
     public var appendFailing = false
+    /// When the newest failed append happened.
+    public var lastAppendFailure: Date?
 
     public init(lastProof: Date? = nil, lastError: String? = nil) {
         self.lastProof = lastProof

@@ -21,6 +21,9 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var recentBytes = 64 << 20
     /// Most events the relay hands one store append (group commit batch).
     public var maxAppendBatch = 4096
+    /// Seconds a failed append keeps the relay unready (`/readyz` 503) after health sweeps start
+    /// succeeding again; a successful append ends it sooner.
+    public var readinessHoldAfterAppendFailure: Double = 15
     /// Who may publish and subscribe; every transport checks it.
     public var access = AccessPolicy()
 

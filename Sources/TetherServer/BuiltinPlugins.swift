@@ -2,6 +2,7 @@ public import TetherRouting
 public import TetherCore
 import JSONStatsExporter
 import MemoryStore
+import PostgresStore
 import PrometheusExporter
 import SQLiteStore
 import SSETransport
@@ -15,6 +16,7 @@ extension PluginRegistry where Routes == TetherRouter {
             stores: [
                 SQLiteBufferStore.plugin,
                 MemoryBufferStore.plugin,
+                PostgresBufferStore.plugin,
             ],
             transports: [
                 WebSocketTransport.plugin,

@@ -103,12 +103,16 @@ public struct RelayServer: Sendable {
         } else {
             app
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: HealthMonitor(relay: relay))]
+        if let shared = store as? any SharedLogStore {
+            // Several relays share this log: fan out what the others commit.
+            services.append(.init(service: LogFollower(relay: relay, store: shared)))
+        }
+        services.append(.init(service: server))
+        services += hooks.services(relay).map { .init(service: $0) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: HealthMonitor(relay: relay)),
-                    .init(service: server),
-                ] + hooks.services(relay).map { .init(service: $0) },
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -20,6 +20,9 @@ public struct JournalLogHandler: LogHandler {
     public var metadataProvider: Logger.MetadataProvider?
     private var ownLevel: Logger.Level = .info
     private let sharedLevel: ReloadableLogLevel?
+    /// A level this logger copy set for itself (`logger.logLevel = .error` on a library's logger):
+    /// it applies to this copy only, never to the process-wide level a reload changes.
+    private var overrideLevel: Logger.Level?
 
     public init(label: String, identifier: String = "tether", level: ReloadableLogLevel? = nil, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
@@ -29,9 +32,9 @@ public struct JournalLogHandler: LogHandler {
     }
 
     public var logLevel: Logger.Level {
-        get { sharedLevel?.level ?? ownLevel }
+        get { overrideLevel ?? sharedLevel?.level ?? ownLevel }
         set {
-            if let sharedLevel { sharedLevel.level = newValue } else { ownLevel = newValue }
+            if sharedLevel != nil { overrideLevel = newValue } else { ownLevel = newValue }
         }
     }
 

@@ -21,6 +21,9 @@ public final class ReloadableLogLevel: Sendable {
 public struct ReloadableLevelLogHandler<Wrapped: LogHandler>: LogHandler {
     public var wrapped: Wrapped
     public let shared: ReloadableLogLevel
+    /// A level this logger copy set for itself: it applies to this copy only. Setting it used to
+    /// change the shared level, so one library quieting its own logger silenced the whole relay.
+    private var override: Logger.Level?
 
     public init(_ wrapped: Wrapped, level: ReloadableLogLevel) {
         self.wrapped = wrapped
@@ -28,8 +31,8 @@ public struct ReloadableLevelLogHandler<Wrapped: LogHandler>: LogHandler {
     }
 
     public var logLevel: Logger.Level {
-        get { shared.level }
-        set { shared.level = newValue }
+        get { override ?? shared.level }
+        set { override = newValue }
     }
 
     public var metadata: Logger.Metadata {

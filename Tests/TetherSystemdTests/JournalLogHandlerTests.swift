@@ -76,6 +76,19 @@ import Testing
         #expect(stream.logLevel == .debug)
     }
 
+    /// A library quieting its own logger copy (postgres-nio's background logger is set to
+    /// `.error`) must not silence the rest of the relay.
+    @Test func aLoggerCopysOwnLevelStaysWithThatCopy() {
+        let level = ReloadableLogLevel(.info)
+        var quiet = ReloadableLevelLogHandler(StreamLogHandler.standardError(label: "lib"), level: level)
+        let other = ReloadableLevelLogHandler(StreamLogHandler.standardError(label: "relay"), level: level)
+        var quietJournal = JournalLogHandler(label: "lib", level: level)
+        quiet.logLevel = .error
+        quietJournal.logLevel = .error
+        #expect(quiet.logLevel == .error && quietJournal.logLevel == .error)
+        #expect(other.logLevel == .info && level.level == .info)
+    }
+
     @Test func autoDestinationIsStderrWithoutAMatchingJournalStream() {
         #expect(LogDestination.auto.resolved(environment: [:]) == .stderr)
         #expect(LogDestination.auto.resolved(environment: ["JOURNAL_STREAM": "1:1"]) == .stderr)
