@@ -102,7 +102,8 @@ export class ConnectionManager extends EventTarget {
       lastDelays: [],
       lastClose: null,
     };
-    this.outbox = this.#loadOutbox();
+    this.outbox = this.#loadOutbox(); // publishes not yet sent (offline), persisted, at most bufferSize
+    this.inflight = []; // publishes sent on this connection and not yet answered
     this.publishCounter = 0;
   }
 
@@ -195,6 +196,7 @@ export class ConnectionManager extends EventTarget {
   #onClose(close, welcomed) {
     this.#stopTimers();
     this.ws = null;
+    this.#requeueInflight();
     this.metrics.lastClose = { code: close.code, reason: close.reason, at: new Date().toISOString() };
     this.#timeline('close', `socket closed: ${close.code}${close.reason ? ` ${close.reason}` : ''}`);
     for (const { reject } of this.pendingPings.values()) reject(new Error('connection closed'));
@@ -228,6 +230,7 @@ export class ConnectionManager extends EventTarget {
   }
 
   #teardownSocket() {
+    this.#requeueInflight();
     if (!this.ws) return;
     const ws = this.ws;
     this.ws = null;
@@ -281,18 +284,14 @@ export class ConnectionManager extends EventTarget {
       }
       case 'published': {
         this.metrics.published += 1;
-        const index = this.outbox.findIndex((p) => p.id === frame.id);
-        if (index >= 0) { this.outbox.splice(index, 1); this.#saveOutbox(); }
+        this.#settle(frame.id);
         this.dispatchEvent(new CustomEvent('published', { detail: frame }));
         return;
       }
       case 'stats': return void this.dispatchEvent(new CustomEvent('stats', { detail: frame.data }));
       case 'error':
         this.#timeline('error', `${frame.code}: ${frame.message}`);
-        if (frame.id != null) {
-          const index = this.outbox.findIndex((p) => p.id === frame.id);
-          if (index >= 0) { this.outbox.splice(index, 1); this.#saveOutbox(); }
-        }
+        if (frame.id != null) this.#settle(frame.id);
         this.dispatchEvent(new CustomEvent('relay-error', { detail: frame }));
         return;
       default: return; // unknown frame types are ignored (PROTOCOL.md)
@@ -414,19 +413,49 @@ export class ConnectionManager extends EventTarget {
    */
   publish(topic, data = null, id = null) {
     const entry = { topic, data, id: id || `${this.clientId || 'browser'}-${Date.now().toString(36)}-${++this.publishCounter}` };
-    this.outbox.push(entry);
+    if ((this.state === 'connected' || this.state === 'stale') && this.#send({ type: 'publish', ...entry })) {
+      this.inflight.push(entry);
+    } else {
+      this.outbox.push(entry);
+      this.#trimOutbox();
+      this.#saveOutbox();
+    }
+    return entry.id;
+  }
+
+  /** A publish the relay answered (accepted or refused) leaves the buffers. */
+  #settle(id) {
+    const index = this.inflight.findIndex((p) => p.id === id);
+    if (index >= 0) { this.inflight.splice(index, 1); return; }
+    const queued = this.outbox.findIndex((p) => p.id === id);
+    if (queued >= 0) { this.outbox.splice(queued, 1); this.#saveOutbox(); }
+  }
+
+  #trimOutbox() {
     while (this.outbox.length > this.settings.bufferSize) {
       const dropped = this.outbox.shift();
       this.#timeline('buffer', `local buffer full: dropped publish ${dropped.id}`);
     }
+  }
+
+  /** Unanswered publishes of a lost connection go back to the front of the buffer, in order. */
+  #requeueInflight() {
+    if (!this.inflight.length) return;
+    this.outbox = this.inflight.concat(this.outbox);
+    this.inflight = [];
+    this.#trimOutbox();
     this.#saveOutbox();
-    if (this.state === 'connected' || this.state === 'stale') this.#send({ type: 'publish', ...entry });
-    return entry.id;
   }
 
   #flushOutbox() {
-    if (this.outbox.length) this.#timeline('buffer', `flushing ${this.outbox.length} buffered publishes`);
-    for (const entry of this.outbox) this.#send({ type: 'publish', ...entry });
+    if (!this.outbox.length) return;
+    this.#timeline('buffer', `flushing ${this.outbox.length} buffered publishes`);
+    const pending = this.outbox;
+    this.outbox = [];
+    for (const entry of pending) {
+      if (this.#send({ type: 'publish', ...entry })) this.inflight.push(entry); else this.outbox.push(entry);
+    }
+    this.#saveOutbox();
   }
 
   /** Empties the local outbound buffer; returns how many publishes were dropped. */
@@ -512,6 +541,7 @@ export class ConnectionManager extends EventTarget {
       gaps: m.gaps,
       publishedConfirmed: m.published,
       bufferedPublishes: this.outbox.length,
+      inflightPublishes: this.inflight.length,
       bufferSize: this.settings.bufferSize,
       framesIn: m.framesIn,
       framesOut: m.framesOut,

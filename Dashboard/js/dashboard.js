@@ -161,15 +161,18 @@ connection.addEventListener('stats', ({ detail }) => {
 // ---- latency chart ----------------------------------------------------------------------------
 
 function renderChart() {
-  const samples = connection.metrics.rttSamples.slice(-60);
+  let samples = connection.metrics.rttSamples.slice(-60);
+  if (samples.length === 1) samples = [samples[0], samples[0]]; // a single sample still draws a line
   const line = $('latency-chart').querySelector('polyline');
   if (!samples.length) return;
   const max = Math.max(10, ...samples.map((s) => s.rtt));
   const step = samples.length > 1 ? 300 / (samples.length - 1) : 0;
   line.setAttribute('points', samples.map((s, i) => `${(i * step).toFixed(1)},${(100 - (s.rtt / max) * 95).toFixed(1)}`).join(' '));
   const last = samples[samples.length - 1].rtt;
-  const avg = samples.reduce((a, s) => a + s.rtt, 0) / samples.length;
-  $('latency-summary').textContent = `last ${last.toFixed(1)} ms · average ${avg.toFixed(1)} ms · max ${max.toFixed(1)} ms over ${samples.length} pings`;
+  const all = connection.metrics.rttSamples.slice(-60);
+  const avg = all.reduce((a, s) => a + s.rtt, 0) / all.length;
+  const peak = Math.max(...all.map((s) => s.rtt));
+  $('latency-summary').textContent = `last ${last.toFixed(1)} ms · average ${avg.toFixed(1)} ms · max ${peak.toFixed(1)} ms over ${all.length} pings`;
 }
 connection.addEventListener('latency', () => { renderQuality(); renderChart(); });
 
