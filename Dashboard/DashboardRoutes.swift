@@ -1,12 +1,12 @@
 public import TetherRouting
-import Hummingbird
+public import Hummingbird
 import Foundation
 
 /// Serves the browser dashboard: `GET /` is `index.html`, `GET /dashboard/<path>` the ES modules
 /// and stylesheets beside it.
 ///
 /// The files are this target's resources (`Dashboard/`, copied by SwiftPM next to the binary as
-/// `tether_TetherDashboard.resources`). They are read once, at registration, into a table keyed
+/// `tether_TetherDashboard.resources`; see ``locateFiles()``). They are read once, at registration, into a table keyed
 /// by relative path; a request can only name an entry of that table, so no request path reaches
 /// the file system (no directory traversal). Anything else is a JSON 404.
 public struct DashboardRoutes: Sendable {
@@ -19,7 +19,25 @@ public struct DashboardRoutes: Sendable {
     let assets: [String: Asset]
 
     public init() {
-        self.init(directory: Bundle.module.resourceURL)
+        self.init(directory: Self.locateFiles())
+    }
+
+    /// `$TETHER_DASHBOARD_DIR` (e.g. the source `Dashboard/`, to edit the page without a
+    /// rebuild), else the resource bundle SwiftPM puts beside the executable. Not `Bundle.module`:
+    /// its accessor stops the process when the bundle is missing (a binary copied elsewhere),
+    /// and a relay without its dashboard should still relay.
+    static func locateFiles() -> URL? {
+        let fileManager = FileManager.default
+        if let override = ProcessInfo.processInfo.environment["TETHER_DASHBOARD_DIR"], !override.isEmpty {
+            return URL(fileURLWithPath: override)
+        }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let candidates = [executable, Bundle.main.executableURL?.resolvingSymlinksInPath()].compactMap { $0 }
+        for binary in candidates {
+            let bundle = binary.deletingLastPathComponent().appendingPathComponent("tether_TetherDashboard.resources")
+            if fileManager.fileExists(atPath: bundle.appendingPathComponent("index.html").path) { return bundle }
+        }
+        return nil
     }
 
     init(directory: URL?) {

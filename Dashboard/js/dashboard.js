@@ -42,8 +42,12 @@ function renderQuality() {
   bar.querySelector('.quality-fill').style.width = `${percent}%`;
   $('quality-value').textContent = `${percent}%`;
   const latency = $('latency');
-  latency.dataset.level = latencyClass(metrics.latencyMs);
-  latency.textContent = metrics.latencyMs == null ? '–' : `${metrics.latencyMs.toFixed(1)} ms`;
+  // A round trip measured before the connection was lost says nothing about now.
+  const live = metrics.state === 'connected' || metrics.state === 'stale';
+  const ms = live ? metrics.latencyMs : null;
+  latency.dataset.level = latencyClass(ms);
+  latency.textContent = ms == null ? '–' : `${ms.toFixed(1)} ms`;
+  $('clients-table').classList.toggle('outdated', !live);
 }
 
 // ---- toasts -----------------------------------------------------------------------------------
@@ -155,7 +159,7 @@ connection.addEventListener('stats', ({ detail }) => {
   });
   tbody.replaceChildren(...rows);
   const t = detail?.totals || {};
-  $('totals').textContent = `head ${t.head_sequence ?? '–'} · ${t.active ?? 0} active of ${t.connections ?? 0} · published ${t.published ?? 0}`;
+  $('totals').textContent = `head ${t.head_sequence ?? '–'} · ${t.active ?? 0} active of ${t.connections ?? 0} · published ${t.published ?? 0} · as of ${new Date().toLocaleTimeString()}`;
 });
 
 // ---- latency chart ----------------------------------------------------------------------------
