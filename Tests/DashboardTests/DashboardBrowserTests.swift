@@ -95,6 +95,18 @@ struct DashboardBrowserTests {
         #expect(metrics["reconnects"] as? Int == 1)
     }
 
+    @Test func silentConnectionTurnsStaleThenConnectedOnTraffic() async throws {
+        try Self.requirements()
+        let relay = try await RelayProcess.start()
+        let child = try Self.start("stale", base: relay.baseURL)
+        let result = try await Self.result(of: child)
+        await relay.terminate()
+
+        #expect(result["stale_badge_text"] as? String == "Stale")
+        let states = try #require(result["states"] as? [String])
+        #expect(states.prefix(2) == ["stale", "connected"], "states: \(states)")
+    }
+
     @Test func stoppedRelayLeadsToFailedThenManualRetryResumes() async throws {
         try Self.requirements()
         let port = try FreePort.next()

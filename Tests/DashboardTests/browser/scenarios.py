@@ -162,9 +162,22 @@ def scenario_restart(page, args, result):
     result["stored_last_sequence"] = page.evaluate("() => localStorage.getItem('tether.last_sequence')")
 
 
+def scenario_stale(page, args, result):
+    # No pings or stats of our own, a 1 s activity timeout: the relay's own ping (every 10 s) is
+    # the only inbound traffic, so the page goes stale and comes back on that ping.
+    page.goto(args.base + "/?activityTimeout=1000&pingInterval=0&heartbeatInterval=0&statsInterval=0&history=0")
+    wait_state(page, "connected")
+    record_states(page)
+    wait_state(page, "stale")
+    result["stale_badge_text"] = page.inner_text("#connection-badge")
+    page.screenshot(path=os.path.join(args.shots, "stale.png"), clip={"x": 0, "y": 0, "width": 1280, "height": 60})
+    wait_state(page, "connected", timeout=30_000)
+    result["states"] = page.evaluate("() => window.__states")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["basic", "replay", "restart"])
+    parser.add_argument("scenario", choices=["basic", "replay", "restart", "stale"])
     parser.add_argument("--base", required=True)
     parser.add_argument("--shots", required=True)
     parser.add_argument("--signals", default=".")
