@@ -92,6 +92,7 @@ export class ConnectionManager extends EventTarget {
       attemptsTotal: 0,
       delivered: 0,
       acked: 0,
+      unackedSince: null, // when the oldest unacknowledged event arrived
       duplicatesDropped: 0,
       gaps: 0,
       published: 0,
@@ -339,6 +340,7 @@ export class ConnectionManager extends EventTarget {
       return;
     }
     this.metrics.delivered += 1;
+    if (this.metrics.unackedSince == null) this.metrics.unackedSince = Date.now();
     this.#advance(frame.seq);
     this.dispatchEvent(new CustomEvent('event', { detail: frame }));
   }
@@ -360,6 +362,7 @@ export class ConnectionManager extends EventTarget {
     if (seq <= this.lastAckSent) return;
     if (this.#send({ type: 'ack', seq })) {
       this.metrics.acked = this.metrics.delivered;
+      this.metrics.unackedSince = null;
       this.lastAckSent = seq;
     }
   }
@@ -517,7 +520,7 @@ export class ConnectionManager extends EventTarget {
     const recentReconnects = m.reconnectTimes.filter((t) => now - t < 15 * 60 * 1000).length;
     const { score, factors } = qualityScore({
       recentReconnects, delivered: m.delivered, acked: m.acked,
-      overdue: this.ackTimer && now - m.lastInbound > 30000 ? m.delivered - m.acked : 0,
+      overdue: m.unackedSince != null && now - m.unackedSince > 30000 ? m.delivered - m.acked : 0,
       connectedMs, sinceFirstSeenMs: now - m.firstSeen, silenceMs: now - m.lastInbound, rttMs: m.rtt,
     });
     return {
