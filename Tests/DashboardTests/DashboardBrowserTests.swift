@@ -119,10 +119,10 @@ struct DashboardBrowserTests {
 
         try await child.waitForStdout(timeout: 60, "STOP_RELAY") { $0.contains("STOP_RELAY") }
         await relay.terminate()
-        FileManager.default.createFile(atPath: signals.appendingPathComponent("stopped").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: signals.appendingPathComponent("stopped").path, contents: nil)
         try await child.waitForStdout(timeout: 90, "START_RELAY") { $0.contains("START_RELAY") }
         relay = try await RelayProcess.start(arguments: arguments)
-        FileManager.default.createFile(atPath: signals.appendingPathComponent("started").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: signals.appendingPathComponent("started").path, contents: nil)
         let result = try await Self.result(of: child, allowingRefusedSockets: true)
         await relay.terminate()
 

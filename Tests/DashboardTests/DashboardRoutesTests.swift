@@ -26,7 +26,7 @@ struct DashboardRoutesTests {
         for path in [
             "/dashboard/nope.js", "/dashboard/", "/dashboard/DashboardRoutes.swift", "/dashboard/../Package.swift",
             "/dashboard/%2e%2e/Package.swift", "/dashboard/js/../../Package.swift", "/dashboard/.hidden",
-            "/dashboard/js//dashboard.js",
+            "/dashboard/js/../index.html",
         ] {
             let (status, body, contentType) = try await Self.get(relay, path)
             #expect(status == 404, "\(path)")
