@@ -65,7 +65,11 @@ connection.addEventListener('state', ({ detail }) => {
   renderBadge();
   renderQuality();
   const kinds = { connected: 'success', reconnecting: 'warning', failed: 'error', stale: 'warning', disconnected: 'info' };
-  if (detail.state !== 'connecting') toast(`${LABELS[detail.state]}${detail.reason ? `: ${detail.reason}` : ''}`, kinds[detail.state]);
+  if (detail.state === 'connecting') return;
+  const message = detail.state === 'connected'
+    ? (detail.reason === 'reconnected' ? 'Reconnected' : detail.reason === 'traffic again' ? 'Connection active again' : 'Connected')
+    : `${LABELS[detail.state]}${detail.reason ? `: ${detail.reason}` : ''}`;
+  toast(message, kinds[detail.state]);
 });
 connection.addEventListener('backoff', renderBadge);
 connection.addEventListener('gap', ({ detail }) => toast(`Missed events ${detail.from}…${detail.to} (${detail.reason})`, 'warning'));
