@@ -93,6 +93,12 @@ struct DashboardBrowserTests {
         #expect(stream.count == Set(stream).count, "duplicates in \(stream)")
         let metrics = try #require(result["metrics"] as? [String: Any])
         #expect(metrics["reconnects"] as? Int == 1)
+        // The page's own publishes while offline: buffered, then sent in order, once each.
+        #expect(result["buffered_while_offline"] as? Int == 3)
+        let offline = try #require(result["offline_events"] as? [[Int]])
+        #expect(offline.map { $0[1] } == [0, 1, 2], "offline publishes: \(offline)")
+        #expect(offline.map { $0[0] } == offline.map { $0[0] }.sorted(), "offline publishes: \(offline)")
+        #expect(metrics["bufferedPublishes"] as? Int == 0)
     }
 
     @Test func silentConnectionTurnsStaleThenConnectedOnTraffic() async throws {

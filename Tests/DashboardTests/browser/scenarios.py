@@ -123,8 +123,17 @@ def scenario_replay(page, args, result):
     page.click("#action-simulate-disconnect")
     wait_state(page, "reconnecting")
     between = [publish(args.base, "replay.test", {"phase": "between", "n": n}) for n in range(3)]
+    # Publishes made in the page while offline wait in the local buffer.
+    page.evaluate("() => [0, 1, 2].forEach(n => window.tether.connection.publish('offline.test', {n}))")
+    result["buffered_while_offline"] = page.evaluate("() => window.tether.connection.getMetrics().bufferedPublishes")
     wait_state(page, "connected")
     wait_seqs(page, between)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#event-stream li[data-topic=\"offline.test\"]').length >= 3", timeout=WAIT_MS)
+    # Oldest first: [seq, n] in the order they were assigned.
+    result["offline_events"] = page.eval_on_selector_all(
+        '#event-stream li[data-topic="offline.test"]',
+        "rows => rows.reverse().map(r => [Number(r.dataset.seq), JSON.parse(r.querySelector('.data').textContent).n])")
     after = [publish(args.base, "replay.test", {"phase": "after"})]
     wait_seqs(page, after)
     result["states"] = page.evaluate("() => window.__states")
