@@ -161,10 +161,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The browser dashboard: Dashboard/ holds the page, its ES modules and CSS (shipped as
+        // resources, no build step) and the one Swift file that serves them.
+        .target(
+            name: "TetherDashboard",
+            dependencies: [
+                "TetherRouting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Dashboard",
+            sources: ["DashboardRoutes.swift"],
+            resources: [.copy("index.html"), .copy("js"), .copy("css")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TetherServer",
             dependencies: [
                 "TetherCore",
+                "TetherDashboard",
                 "MemoryStore",
                 "PostgresStore",
                 "PrometheusExporter",
@@ -308,6 +322,12 @@ let package = Package(
             name: "SocketIOTransportTests",
             dependencies: ["TetherTesting", "SocketIOTransport", "TetherCore"],
             exclude: ["clients"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: ["TetherTesting"],
+            exclude: ["browser"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

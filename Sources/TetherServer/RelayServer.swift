@@ -4,6 +4,7 @@ public import TetherCore
 public import Hummingbird
 public import TetherRouting
 import HummingbirdWebSocket
+import TetherDashboard
 import ServiceLifecycle
 
 /// `tether serve`: the relay core, the configured store and the HTTP surface, run as one
@@ -58,6 +59,7 @@ public struct RelayServer: Sendable {
         router.add(middleware: MetricsMiddleware())
         EventRoutes(relay: relay, decoder: PublishRequestDecoder(limits: configuration.limits), readiness: readiness)
             .register(on: router)
+        DashboardRoutes().register(on: router)
         for descriptor in transports {
             try await descriptor.make(context(for: "transport", descriptor.name)).register(on: router, relay: relay)
         }

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+import TetherTesting
+
+/// The relay serves the dashboard's files with the right media types and nothing else.
+@Suite("Dashboard routes")
+struct DashboardRoutesTests {
+    @Test func servesThePageAndItsAssetsWithTheirMediaTypes() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"])
+        for (path, type, marker) in [
+            ("/", "text/html", "connection-badge"),
+            ("/dashboard/js/connection-manager.js", "text/javascript", "export class ConnectionManager"),
+            ("/dashboard/js/dashboard.js", "text/javascript", "window.tether"),
+            ("/dashboard/css/connection-status.css", "text/css", "data-state"),
+        ] {
+            let (status, body, contentType) = try await Self.get(relay, path)
+            #expect(status == 200, "\(path)")
+            #expect(contentType?.hasPrefix(type) == true, "\(path): \(contentType ?? "no Content-Type")")
+            #expect(String(decoding: body, as: UTF8.self).contains(marker), "\(path)")
+        }
+        await relay.terminate()
+    }
+
+    @Test func missingOrEscapingPathsAreJSON404() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"])
+        for path in [
+            "/dashboard/nope.js", "/dashboard/", "/dashboard/DashboardRoutes.swift", "/dashboard/../Package.swift",
+            "/dashboard/%2e%2e/Package.swift", "/dashboard/js/../../Package.swift", "/dashboard/.hidden",
+            "/dashboard/js/../index.html",
+        ] {
+            let (status, body, contentType) = try await Self.get(relay, path)
+            #expect(status == 404, "\(path)")
+            #expect(contentType?.hasPrefix("application/json") == true, "\(path): \(contentType ?? "none")")
+            let error = (try? HTTP.json(body) as? [String: Any])?["error"] as? [String: Any]
+            #expect(error?["code"] as? String == "not_found", "\(path): \(String(decoding: body, as: UTF8.self))")
+        }
+        await relay.terminate()
+    }
+
+    /// GET with the raw path sent as is (URLSession would normalise `..`).
+    static func get(_ relay: RelayProcess, _ path: String) async throws -> (Int, Data, String?) {
+        let result = try await Command.run("/usr/bin/curl", ["-s", "--path-as-is", "-o", "-", "-w", "\n%{http_code} %{content_type}", relay.baseURL + path])
+        var lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+        let trailer = lines.removeLast().split(separator: " ", maxSplits: 1)
+        let status = Int(trailer.first ?? "") ?? 0
+        let type = trailer.count > 1 ? String(trailer[1]) : nil
+        return (status, Data(lines.joined(separator: "\n").utf8), type)
+    }
+}
