@@ -266,7 +266,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MemoryStoreTests",
-            dependencies: ["MemoryStore", "TetherTesting"],
+            dependencies: ["TetherCore", "MemoryStore", "TetherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -276,12 +276,12 @@ let package = Package(
         ),
         .testTarget(
             name: "PrometheusExporterTests",
-            dependencies: ["PrometheusExporter", "TetherTesting", "MemoryStore"],
+            dependencies: ["TetherCore", .product(name: "Logging", package: "swift-log"), "PrometheusExporter", "TetherTesting", "MemoryStore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TetherServerTests",
-            dependencies: ["TetherServer", .product(name: "Configuration", package: "swift-configuration")],
+            dependencies: ["TetherCore", "TetherServer", .product(name: "Configuration", package: "swift-configuration")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -301,6 +301,7 @@ let package = Package(
         .testTarget(
             name: "WebSocketTransportTests",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
                 "TetherTesting", "TetherClient", "TetherCore",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -315,7 +316,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TetherSystemdTests",
-            dependencies: ["TetherSystemd", "TetherTesting", "TetherCore"],
+            dependencies: [.product(name: "Logging", package: "swift-log"), "TetherSystemd", "TetherTesting", "TetherCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
