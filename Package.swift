@@ -248,6 +248,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "tether-metrics-bench",
+            dependencies: ["TetherCore", "MemoryStore", "PrometheusExporter", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/MetricsScrape",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "tether-core-bench",
             dependencies: ["TetherCore", "MemoryStore", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/CoreFanout",

@@ -20,6 +20,10 @@ one=$(count 1); ten=$(count 10)
   echo "Allocations: $one with 1 subscriber, $ten with 10, for $events events:"
   echo "$(( (ten - one) )) extra for $(( events * 9 )) extra deliveries."
 } | tee -a bench-results/core-fanout.md
+swift build -c release --product tether-metrics-bench
+echo "bench: metric exporters" >&2
+.build/release/tether-metrics-bench --smoke=$smoke > bench-results/metrics-scrape.md
+cat bench-results/metrics-scrape.md
 swift build -c release --product tether-store-bench
 echo "bench: store throughput" >&2
 .build/release/tether-store-bench --smoke=$smoke > bench-results/store-throughput.md
