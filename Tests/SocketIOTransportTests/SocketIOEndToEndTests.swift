@@ -34,6 +34,33 @@ struct SocketIOEndToEndTests {
         return summary
     }
 
+    /// The seed's server lost everything on restart; over the durable default store a seed client
+    /// that comes back after a relay restart gets exactly what it missed, in one replay.
+    @Test func seedClientResumesExactlyAcrossARelayRestart() async throws {
+        let state = try temporaryDirectory(prefix: "tether-sio-restart")
+        let port = try FreePort.next()
+        let arguments = ["--listen", "127.0.0.1:\(port)", "--state-dir", state.path]
+        func publish(_ relay: RelayProcess, _ range: Range<Int>) async throws {
+            let body = range.map { #"{"topic":"claude_event","data":{"n":\#($0)}}"# }.joined(separator: "\n")
+            #expect(try await relay.http("POST", "/v1/events", body: Data(body.utf8), headers: ["Content-Type": "application/x-ndjson"]).status == 202)
+        }
+        var relay = try await RelayProcess.start(arguments: arguments)
+        try await publish(relay, 0..<10)
+        let first = try await Self.runClient("seed_once.py", [relay.baseURL, "seed-dashboard", "0"])
+        let epoch = try #require((first["established"] as? [String: Any])?["epoch"] as? String)
+        #expect(await relay.terminate() == 0)
+
+        relay = try await RelayProcess.start(arguments: arguments)
+        try await publish(relay, 10..<35)
+        let second = try await Self.runClient("seed_once.py", [relay.baseURL, "seed-dashboard", "10"])
+        await relay.terminate()
+        #expect((second["established"] as? [String: Any])?["epoch"] as? String == epoch, "the durable store keeps its epoch")
+        let replay = try #require(second["replay"] as? [String: Any])
+        let sequences = (replay["events"] as? [[String: Any]] ?? []).compactMap { $0["sequence"] as? Int }
+        #expect(sequences == Array(11...35))
+        #expect(replay["count"] as? Int == 25)
+    }
+
     @Test(arguments: ["upgrade", "polling", "websocket"])
     func seedClientGetsExactlyTheMissedEventsInOneReplayThenLive(transport: String) async throws {
         let relay = try await RelayProcess.start()
