@@ -133,13 +133,9 @@ struct SSEStream: Sendable {
 
     static func gapEvent(_ gap: Gap) -> [UInt8] {
         var w = JSONWriter()
-        w.raw("event: tether.gap\ndata: {\"from\":")
-        w.number(gap.from)
-        w.raw(",\"to\":")
-        w.number(gap.to)
-        w.raw(",\"reason\":")
-        w.string(gap.reason.rawValue)
-        w.raw("}\n\n")
+        w.raw("event: tether.gap\ndata: ")
+        w.gap(gap)
+        w.raw("\n\n")
         return w.bytes
     }
 

@@ -27,7 +27,7 @@ enum RelayFrame {
         json.raw(",\"count\":")
         json.number(welcome.replayCount)
         json.raw(",\"gap\":")
-        if let gap = plan.gap { gapObject(gap, into: &json) } else { json.raw("null") }
+        if let gap = plan.gap { json.gap(gap) } else { json.raw("null") }
         json.raw(",\"reset\":")
         json.raw(plan.reset ? "true" : "false")
         json.raw("}}")
@@ -38,27 +38,11 @@ enum RelayFrame {
     static func gap(_ gap: Gap) -> [UInt8] {
         var json = JSONWriter(capacity: 96)
         json.raw("{\"type\":\"gap\",")
-        gapFields(gap, into: &json)
+        json.gapFields(gap)
         json.raw("}")
         return json.bytes
     }
 
-    private static func gapObject(_ gap: Gap, into json: inout JSONWriter) {
-        json.raw("{")
-        gapFields(gap, into: &json)
-        json.raw("}")
-    }
-
-    private static func gapFields(_ gap: Gap, into json: inout JSONWriter) {
-        json.raw("\"from\":")
-        json.number(gap.from)
-        json.raw(",\"to\":")
-        json.number(gap.to)
-        json.raw(",\"count\":")
-        json.number(gap.count)
-        json.raw(",\"reason\":")
-        json.string(gap.reason.rawValue)
-    }
 
     static func ping(id: UInt64) -> [UInt8] {
         var json = JSONWriter(capacity: 40)

@@ -118,5 +118,24 @@ public struct JSONWriter: Sendable {
         raw("}")
     }
 
+    /// `"from":F,"to":T,"count":N,"reason":"R"`: a gap's fields, as every transport reports them.
+    public mutating func gapFields(_ gap: Gap) {
+        raw("\"from\":")
+        number(gap.from)
+        raw(",\"to\":")
+        number(gap.to)
+        raw(",\"count\":")
+        number(gap.count)
+        raw(",\"reason\":")
+        string(gap.reason.rawValue)
+    }
+
+    /// `{"from":F,"to":T,"count":N,"reason":"R"}`.
+    public mutating func gap(_ gap: Gap) {
+        raw("{")
+        gapFields(gap)
+        raw("}")
+    }
+
     private static let hex = Array("0123456789abcdef".utf8)
 }

@@ -41,15 +41,7 @@ enum SeedEvents {
     }
 
     static func gap(_ gap: Gap, into w: inout JSONWriter) {
-        w.raw("{\"from\":")
-        w.number(gap.from)
-        w.raw(",\"to\":")
-        w.number(gap.to)
-        w.raw(",\"count\":")
-        w.number(gap.count)
-        w.raw(",\"reason\":")
-        w.string(gap.reason.rawValue)
-        w.raw("}")
+        w.gap(gap)
     }
 
     static func gap(_ value: Gap) -> [UInt8] {
