@@ -248,7 +248,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SSETransportTests",
-            dependencies: ["TetherTesting"],
+            dependencies: ["TetherTesting", "SSETransport", "TetherCore", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -263,7 +263,7 @@ let package = Package(
         .testTarget(
             name: "WebSocketTransportTests",
             dependencies: [
-                "TetherTesting", "TetherClient", "TetherCore",
+                "TetherTesting", "TetherClient", "TetherCore", "WebSocketTransport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

@@ -5,6 +5,7 @@ import NIOWebSocket
 import Synchronization
 import TetherCore
 import struct Foundation.Date
+import struct Foundation.CharacterSet
 
 /// One client's WebSocket connection: the hello handshake, then three tasks around one core
 /// `Session` until either side ends it.
@@ -43,6 +44,12 @@ final class WebSocketConnection: Sendable {
     private let pings = Mutex<[UInt64: ContinuousClock.Instant]>([:])
     private let backlog = Mutex<[PublishItem]>([])
     static let maxQueuedPublishes = 1024
+
+    /// The peer's address without its port: the key of the publish rate limit.
+    var remoteAddress: String {
+        guard let colon = remote.lastIndex(of: ":") else { return remote }
+        return String(remote[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+    }
 
     /// A publish as the reader decoded it, waiting for the publisher.
     private enum PublishItem: Sendable {
@@ -268,6 +275,14 @@ final class WebSocketConnection: Sendable {
                         drafts.append(draft)
                         ids.append(id)
                         index += 1
+                    }
+                    let address = remoteAddress
+                    if let (error, _) = relay.publishRate.check(drafts.count, key: address) {
+                        relay.noteRefusal(error, client: address)
+                        for id in ids {
+                            guard await send(RelayFrame.error(error, id: id)) else { return }
+                        }
+                        continue
                     }
                     do {
                         let sequences = try await relay.publish(drafts)

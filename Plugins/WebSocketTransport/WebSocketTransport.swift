@@ -4,6 +4,8 @@ public import TetherCore
 public import TetherRouting
 public import Configuration
 import Logging
+import NIOCore
+import NIOWebSocket
 
 /// The native WebSocket transport: JSON text frames on `GET /v1/ws`, as `docs/PROTOCOL.md`
 /// specifies them (hello → welcome → replay → live events, cumulative acks, pings both ways,
@@ -77,9 +79,30 @@ public struct WebSocketTransport: Transport {
                 // Tokens are checked before the upgrade (header, or ?token= for browsers), so a
                 // refused client gets a plain 401/403 JSON error and no socket.
                 try relay.configuration.access.check(request.bearerToken, for: .subscribe)
+                // Past the connection limits the client gets 429/503 JSON, still before the upgrade.
+                let address = context.remoteAddress?.ipAddress ?? "unknown"
+                do {
+                    try relay.connections.check(address)
+                } catch {
+                    relay.noteRefusal(error, client: address)
+                    throw error
+                }
                 return .upgrade([:])
             }
         ) { inbound, outbound, context in
+            // The slot is taken here, for the socket's life; a race past the pre-upgrade check
+            // gets an error frame and close code 1013 (try again later).
+            let address = context.requestContext.remoteAddress?.ipAddress ?? "unknown"
+            let ticket: ConnectionTicket
+            do {
+                ticket = try relay.connections.admit(address)
+            } catch {
+                relay.noteRefusal(error, client: address)
+                try? await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: RelayFrame.error(error)))))
+                try? await outbound.close(WebSocketErrorCode(codeNumber: 1013), reason: error.code.rawValue)
+                return
+            }
+            defer { ticket.release() }
             let connection = WebSocketConnection(
                 relay: relay, configuration: configuration, decoder: decoder, outbound: outbound,
                 remote: context.requestContext.remoteDescription, token: context.request.bearerToken, logger: context.logger

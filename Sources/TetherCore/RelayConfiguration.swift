@@ -23,6 +23,8 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var maxAppendBatch = 4096
     /// Who may publish and subscribe; every transport checks it.
     public var access = AccessPolicy()
+    /// Connections, publish rate and topics per client (`limits.*`).
+    public var admission = AdmissionLimits()
 
     public init() {}
 }
