@@ -74,7 +74,12 @@ public struct RelayServer: Sendable {
             // configured (lower or equal) limit with an error frame before closing with 1009.
             server: .http1WebSocketUpgrade(
                 webSocketRouter: router,
-                configuration: .init(ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits)))
+                // The idle timeout also bounds how long a request head may take to arrive: Hummingbird
+                // counts activity per parsed HTTP part, so a slowloris trickling a head is closed.
+                configuration: .init(
+                    http1: HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))),
+                    ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits))
+                )
             ),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),

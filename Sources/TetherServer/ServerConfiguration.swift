@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     public var logLevel = "info"
     /// Listen beyond loopback even with an open (tokenless) scope.
     public var insecure = false
+    /// Seconds an HTTP connection may stay idle, or take to send a request head (slowloris).
+    public var idleTimeout: Double = 30
 
     public init() {}
 
@@ -40,6 +42,7 @@ public struct ServerConfiguration: Sendable {
         ("limits.max-body-bytes", "largest publish request body in bytes (default 16777216)"),
         ("limits.max-batch-events", "most events per publish request (default 10000)"),
         ("limits.max-depth", "deepest JSON nesting accepted (default 64)"),
+        ("limits.idle-timeout", "seconds an HTTP connection may idle or take to send a request head, against slowloris (default 30)"),
         ("limits.max-connections", "most subscriber connections open at once, 0 = no limit (default 10000); past it 503 server_busy"),
         ("limits.max-connections-per-address", "most subscriber connections from one address, 0 = no limit (default 1000); past it 429 too_many_connections"),
         ("limits.publish-rate", "events per second one address may publish, 0 = no limit (default 50000); past it 429 rate_limited with Retry-After"),
@@ -78,6 +81,7 @@ public struct ServerConfiguration: Sendable {
         relay.admission.publishEventsPerSecond = try values.number("limits.publish-rate", default: relay.admission.publishEventsPerSecond, range: 0...1e9)
         relay.admission.publishBurst = try values.number("limits.publish-burst", default: relay.admission.publishBurst, range: 1...1e9)
         relay.admission.maxTopicsPerClient = try values.integer("limits.max-topics-per-client", default: relay.admission.maxTopicsPerClient, range: 0...1_000_000)
+        idleTimeout = try values.number("limits.idle-timeout", default: idleTimeout, range: 0.1...3600)
         relay.access = try Self.accessPolicy(values, environment: environment)
         insecure = try values.flag("insecure", default: false)
         if !Self.isLoopback(host), !insecure {
