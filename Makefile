@@ -3,7 +3,7 @@ SWIFT ?= swift
 LISTEN ?= 127.0.0.1:8765
 ARGS ?=
 
-.PHONY: run test build build-tests bench clean
+.PHONY: run test build build-tests bench fuzz clean
 
 run:
 	scripts/ensure-deps.sh run
@@ -23,6 +23,17 @@ test:
 bench:
 	scripts/ensure-deps.sh bench
 	scripts/bench.sh
+
+# Longer seeded fuzzing of every decoder (the CI suite runs 20000 inputs each).
+# FUZZ_CASES inputs per decoder, FUZZ_SEED to explore other inputs (a failure names both).
+FUZZ_CASES ?= 500000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz:
+	@echo "fuzzing with FUZZ_SEED=$(FUZZ_SEED) FUZZ_CASES=$(FUZZ_CASES) (rerun with the same values to reproduce)"
+	scripts/ensure-deps.sh test
+	$(SWIFT) build --build-tests
+	FUZZ_CASES=$(FUZZ_CASES) FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build \
+		--filter 'DecoderFuzzTests|ClientFrameFuzzTests|PacketFuzzTests|LastEventIDFuzzTests'
 
 clean:
 	rm -rf .build .build-venv

@@ -42,7 +42,7 @@ public struct SSETransport: Transport {
             try relay.configuration.access.check(request.bearerToken, for: .subscribe)
             let hello = try SSEResumeRequest(request).hello
             let remote = context.remoteDescription
-            let address = context.remoteAddress?.ipAddress ?? "unknown"
+            let address = context.remoteHost
             let ticket: ConnectionTicket
             do {
                 ticket = try relay.connections.admit(address)

@@ -5,7 +5,6 @@ import NIOWebSocket
 import Synchronization
 import TetherCore
 import struct Foundation.Date
-import struct Foundation.CharacterSet
 
 /// One client's WebSocket connection: the hello handshake, then three tasks around one core
 /// `Session` until either side ends it.
@@ -48,7 +47,9 @@ final class WebSocketConnection: Sendable {
     /// The peer's address without its port: the key of the publish rate limit.
     var remoteAddress: String {
         guard let colon = remote.lastIndex(of: ":") else { return remote }
-        return String(remote[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        var host = remote[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return String(host)
     }
 
     /// A publish as the reader decoded it, waiting for the publisher.
@@ -277,10 +278,10 @@ final class WebSocketConnection: Sendable {
                         index += 1
                     }
                     let address = remoteAddress
-                    if let (error, _) = relay.publishRate.check(drafts.count, key: address) {
-                        relay.noteRefusal(error, client: address)
+                    if let refusal = relay.publishRate.check(drafts.count, key: address) {
+                        relay.noteRefusal(refusal.error, client: address)
                         for id in ids {
-                            guard await send(RelayFrame.error(error, id: id)) else { return }
+                            guard await send(RelayFrame.error(refusal.error, id: id)) else { return }
                         }
                         continue
                     }

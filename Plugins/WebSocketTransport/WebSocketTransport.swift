@@ -80,7 +80,7 @@ public struct WebSocketTransport: Transport {
                 // refused client gets a plain 401/403 JSON error and no socket.
                 try relay.configuration.access.check(request.bearerToken, for: .subscribe)
                 // Past the connection limits the client gets 429/503 JSON, still before the upgrade.
-                let address = context.remoteAddress?.ipAddress ?? "unknown"
+                let address = context.remoteHost
                 do {
                     try relay.connections.check(address)
                 } catch {
@@ -92,7 +92,7 @@ public struct WebSocketTransport: Transport {
         ) { inbound, outbound, context in
             // The slot is taken here, for the socket's life; a race past the pre-upgrade check
             // gets an error frame and close code 1013 (try again later).
-            let address = context.requestContext.remoteAddress?.ipAddress ?? "unknown"
+            let address = context.requestContext.remoteHost
             let ticket: ConnectionTicket
             do {
                 ticket = try relay.connections.admit(address)

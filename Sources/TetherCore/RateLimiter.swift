@@ -50,7 +50,7 @@ public final class RateLimiter: Sendable {
 
     /// Refuses `count` events from `key` past the rate, with a ``RelayError/Code/rateLimited`` error
     /// whose message names the wait; returns the wait in whole seconds (for `Retry-After`).
-    public func check(_ count: Int, key: String, now: Date = Date()) -> (RelayError, retryAfter: Int)? {
+    public func check(_ count: Int, key: String, now: Date = Date()) -> (error: RelayError, retryAfter: Int)? {
         guard let wait = take(count, key: key, now: now) else { return nil }
         let seconds = max(1, Int(wait.rounded(.up)))
         let error = RelayError(

@@ -1,4 +1,4 @@
-public import Logging
+import Logging
 import struct Foundation.Date
 import Synchronization
 
