@@ -44,14 +44,14 @@ public struct SSETransport: Transport {
             let remote = context.remoteDescription
             let address = context.remoteHost
             let ticket: ConnectionTicket
-            do {
+            do throws(RelayError) {
                 ticket = try relay.connections.admit(address)
             } catch {
                 relay.noteRefusal(error, client: address)
                 throw error
             }
             let session: Session
-            do {
+            do throws(RelayError) {
                 session = try await relay.subscribe(hello, transport: "sse", remote: remote)
             } catch {
                 ticket.release()

@@ -51,7 +51,7 @@ public struct SocketIOTransport: Transport {
             // past one, the session is closed right after its handshake (the refusal is counted).
             let address = Self.host(of: socket.remote)
             let ticket: ConnectionTicket
-            do {
+            do throws(RelayError) {
                 ticket = try relay.connections.admit(address)
             } catch {
                 relay.noteRefusal(error, client: address)

@@ -75,13 +75,13 @@ public struct WebSocketTransport: Transport {
         let decoder = PublishRequestDecoder(limits: limits)
         routes.ws(
             RouterPath(stringLiteral: configuration.path),
-            shouldUpgrade: { request, _ in
+            shouldUpgrade: { request, context in
                 // Tokens are checked before the upgrade (header, or ?token= for browsers), so a
                 // refused client gets a plain 401/403 JSON error and no socket.
                 try relay.configuration.access.check(request.bearerToken, for: .subscribe)
                 // Past the connection limits the client gets 429/503 JSON, still before the upgrade.
                 let address = context.remoteHost
-                do {
+                do throws(RelayError) {
                     try relay.connections.check(address)
                 } catch {
                     relay.noteRefusal(error, client: address)
@@ -94,7 +94,7 @@ public struct WebSocketTransport: Transport {
             // gets an error frame and close code 1013 (try again later).
             let address = context.requestContext.remoteHost
             let ticket: ConnectionTicket
-            do {
+            do throws(RelayError) {
                 ticket = try relay.connections.admit(address)
             } catch {
                 relay.noteRefusal(error, client: address)

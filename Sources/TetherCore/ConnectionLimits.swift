@@ -28,7 +28,7 @@ public final class ConnectionLimits: Sendable {
     /// Throws the refusal a new connection from `address` would get now, without taking a slot
     /// (for a check before a WebSocket upgrade).
     public func check(_ address: String) throws(RelayError) {
-        let refusal = counts.withLock { refusal(for: address, $0) }
+        let refusal = counts.withLock { limitError(for: address, $0) }
         if let refusal { throw refusal }
     }
 
@@ -38,7 +38,7 @@ public final class ConnectionLimits: Sendable {
     ///   ``RelayError/Code/tooManyConnections`` past the per-address limit.
     public func admit(_ address: String) throws(RelayError) -> ConnectionTicket {
         let refusal = counts.withLock { counts -> RelayError? in
-            if let refusal = refusal(for: address, counts) { return refusal }
+            if let refusal = limitError(for: address, counts) { return refusal }
             counts.total += 1
             counts.perAddress[address, default: 0] += 1
             return nil
@@ -55,7 +55,7 @@ public final class ConnectionLimits: Sendable {
         }
     }
 
-    private func refusal(for address: String, _ counts: Counts) -> RelayError? {
+    private func limitError(for address: String, _ counts: Counts) -> RelayError? {
         if maxTotal > 0, counts.total >= maxTotal {
             return RelayError(.serverBusy, "the relay has \(counts.total) subscriber connections open, its limit (limits.max-connections); retry later")
         }

@@ -1,4 +1,4 @@
-import struct Foundation.Date
+public import struct Foundation.Date
 import Synchronization
 
 /// A token bucket per key (a producer's remote address): `rate` tokens a second up to `burst`;

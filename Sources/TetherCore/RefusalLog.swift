@@ -1,5 +1,5 @@
 import Logging
-import struct Foundation.Date
+public import struct Foundation.Date
 import Synchronization
 
 /// Logs a refusal once per client and reason per minute, not once per event, so a flooding or

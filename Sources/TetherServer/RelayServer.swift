@@ -4,6 +4,8 @@ public import TetherCore
 public import Hummingbird
 public import TetherRouting
 import HummingbirdWebSocket
+import HummingbirdCore
+import NIOCore
 import ServiceLifecycle
 
 /// `tether serve`: the relay core, the configured store and the HTTP surface, run as one

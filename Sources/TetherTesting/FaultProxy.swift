@@ -50,24 +50,26 @@ public final class FaultProxy: @unchecked Sendable {
 
     public init(targetPort: Int) throws {
         self.targetPort = targetPort
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = Self.loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(listener, 128) == 0 else {
-            Glibc.close(listener)
-            throw RelayProcessError("fault proxy could not listen on 127.0.0.1: errno \(errno)")
+        guard bound == 0, listen(fd, 128) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw RelayProcessError("fault proxy could not listen on 127.0.0.1: errno \(code)")
         }
         var local = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
+        Self.setReceiveTimeout(fd)
+        listener = fd
         port = Int(UInt16(bigEndian: local.sin_port))
-        Self.setReceiveTimeout(listener)
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }

@@ -100,7 +100,7 @@ public final class RawTCPConnection: @unchecked Sendable {
         return (status, head, String(decoding: bytes[(end + 4)...], as: UTF8.self), closed)
     }
 
-    static func headEnd(_ bytes: [UInt8]) -> Int? {
+    public static func headEnd(_ bytes: [UInt8]) -> Int? {
         guard bytes.count >= 4 else { return nil }
         for index in 0...(bytes.count - 4) where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
             return index

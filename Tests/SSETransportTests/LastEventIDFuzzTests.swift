@@ -1,4 +1,5 @@
 import Hummingbird
+import HTTPTypes
 import Testing
 import TetherCore
 import TetherTesting
