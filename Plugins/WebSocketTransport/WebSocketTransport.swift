@@ -75,23 +75,17 @@ public struct WebSocketTransport: Transport {
         let decoder = PublishRequestDecoder(limits: limits)
         routes.ws(
             RouterPath(stringLiteral: configuration.path),
-            shouldUpgrade: { request, context in
+            shouldUpgrade: { request, _ in
                 // Tokens are checked before the upgrade (header, or ?token= for browsers), so a
-                // refused client gets a plain 401/403 JSON error and no socket.
+                // refused client gets no socket.
                 try relay.configuration.access.check(request.bearerToken, for: .subscribe)
-                // Past the connection limits the client gets 429/503 JSON, still before the upgrade.
-                let address = context.remoteHost
-                do throws(RelayError) {
-                    try relay.connections.check(address)
-                } catch {
-                    relay.noteRefusal(error, client: address)
-                    throw error
-                }
                 return .upgrade([:])
             }
         ) { inbound, outbound, context in
-            // The slot is taken here, for the socket's life; a race past the pre-upgrade check
-            // gets an error frame and close code 1013 (try again later).
+            // The slot is taken here, for the socket's life. Past a connection limit the client
+            // gets an error frame (too_many_connections or server_busy) and close code 1013 (try
+            // again later): Hummingbird answers any upgrade refused in `shouldUpgrade` with an
+            // empty 400, which would not say why.
             let address = context.requestContext.remoteHost
             let ticket: ConnectionTicket
             do throws(RelayError) {

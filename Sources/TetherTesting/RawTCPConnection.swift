@@ -131,9 +131,14 @@ public final class RawTCPConnection: @unchecked Sendable {
         return frame
     }
 
-    /// The payloads of the unmasked server text frames in `bytes` (after a 101 head), as text.
+    /// The payloads of the unmasked server text and close frames in `bytes` (after a 101 head), as text.
     public static func serverTextFrames(_ bytes: [UInt8]) -> [String] {
-        var frames: [String] = []
+        serverFrames(bytes).filter { $0.opcode == 1 || $0.opcode == 8 }.map { String(decoding: $0.payload, as: UTF8.self) }
+    }
+
+    /// The complete unmasked server frames in `bytes` (after a 101 head).
+    public static func serverFrames(_ bytes: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])] {
+        var frames: [(opcode: UInt8, payload: [UInt8])] = []
         var index = 0
         while index + 2 <= bytes.count {
             let opcode = bytes[index] & 0x0F
@@ -149,7 +154,7 @@ public final class RawTCPConnection: @unchecked Sendable {
                 start += 8
             }
             guard start + length <= bytes.count else { break }
-            if opcode == 1 || opcode == 8 { frames.append(String(decoding: bytes[start..<(start + length)], as: UTF8.self)) }
+            frames.append((opcode, Array(bytes[start..<(start + length)])))
             index = start + length
         }
         return frames

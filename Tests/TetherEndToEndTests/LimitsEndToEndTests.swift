@@ -35,7 +35,7 @@ struct LimitsEndToEndTests {
         #expect(relay.log.components(separatedBy: "refused rate_limited").count == 2, "\(relay.log)")
     }
 
-    @Test func connectionsPastThePerAddressLimitAreRefusedBeforeTheUpgrade() async throws {
+    @Test func connectionsPastThePerAddressLimitAreRefusedWithTheirReason() async throws {
         let relay = try await RelayProcess.start(
             arguments: ["--store", "memory"],
             environment: ["TETHER_LIMITS_MAX_CONNECTIONS_PER_ADDRESS": "2"]
@@ -47,15 +47,18 @@ struct LimitsEndToEndTests {
             #expect(await socket.readHTTPResponse().status == 101)
             open.append(socket)
         }
-        // The third WebSocket gets 429 JSON instead of an upgrade; so does an SSE stream.
+        // The third WebSocket is told why and closed with 1013 (try again later); an SSE stream
+        // gets 429 JSON instead of a stream.
         let third = try RawTCPConnection(port: relay.port)
         try await third.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
-        let refused = await third.readHTTPResponse()
-        #expect(refused.status == 429)
-        #expect(refused.body.contains(#""code":"too_many_connections""#), "\(refused.body)")
+        let refused = await Self.refusedWebSocket(third)
+        #expect(refused.frames.contains { $0.contains(#""code":"too_many_connections""#) }, "\(refused.frames)")
+        #expect(refused.closeCode == 1013)
+        third.close()
         let sse = try RawTCPConnection(port: relay.port)
         try await sse.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         let sseRefused = await sse.readHTTPResponse()
+        sse.close()
         #expect(sseRefused.status == 429)
         #expect(sseRefused.body.contains(#""code":"too_many_connections""#))
         // Publishing and health are not connections: still served.
@@ -77,7 +80,7 @@ struct LimitsEndToEndTests {
         #expect(admitted)
         let metrics = String(decoding: try await relay.http("GET", "/metrics").body, as: UTF8.self)
         #expect(metrics.contains(#"tether_refused_total{reason="too_many_connections"}"#))
-        _ = open
+        for socket in open { socket.close() }
         #expect(await relay.terminate() == 0)
     }
 
@@ -88,10 +91,32 @@ struct LimitsEndToEndTests {
         #expect(await first.readHTTPResponse().status == 101)
         let second = try RawTCPConnection(port: relay.port)
         try await second.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
-        let refused = await second.readHTTPResponse()
-        #expect(refused.status == 503)
-        #expect(refused.body.contains(#""code":"server_busy""#))
-        _ = first
+        let refused = await Self.refusedWebSocket(second)
+        #expect(refused.frames.contains { $0.contains(#""code":"server_busy""#) }, "\(refused.frames)")
+        #expect(refused.closeCode == 1013)
+        second.close()
+        let sse = try RawTCPConnection(port: relay.port)
+        try await sse.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let sseRefused = await sse.readHTTPResponse()
+        sse.close()
+        #expect(sseRefused.status == 503)
+        #expect(sseRefused.body.contains(#""code":"server_busy""#))
+        first.close()
         #expect(await relay.terminate() == 0)
+    }
+
+    /// Reads a WebSocket the relay upgrades and then refuses: its text frames and close code.
+    static func refusedWebSocket(_ socket: RawTCPConnection) async -> (frames: [String], closeCode: Int?) {
+        let (bytes, _) = await socket.read(timeout: 10) { bytes in
+            guard let end = RawTCPConnection.headEnd(bytes) else { return false }
+            return RawTCPConnection.serverFrames(Array(bytes[(end + 4)...])).contains { $0.opcode == 8 }
+        }
+        guard let end = RawTCPConnection.headEnd(bytes) else { return ([], nil) }
+        let body = Array(bytes[(end + 4)...])
+        let frames = RawTCPConnection.serverFrames(body)
+        let texts = frames.filter { $0.opcode == 1 }.map { String(decoding: $0.payload, as: UTF8.self) }
+        let close = frames.first { $0.opcode == 8 && $0.payload.count >= 2 }
+        let closeCode = close.map { Int($0.payload[0]) << 8 | Int($0.payload[1]) }
+        return (texts, closeCode)
     }
 }
