@@ -31,6 +31,8 @@ public final class FaultProxy: @unchecked Sendable {
     private var fault = Fault.none
     private var links: [Link] = []
     private var stopped = false
+    private var cut = 0
+    private var accepted = 0
 
     /// A client connection and its upstream connection.
     final class Link: @unchecked Sendable {
@@ -149,6 +151,7 @@ public final class FaultProxy: @unchecked Sendable {
             lock.lock()
             links.removeAll { $0.closed }
             links.append(link)
+            accepted += 1
             lock.unlock()
             Thread { [self] in pump(link, from: client, to: upstream) }.start()
             Thread { [self] in pump(link, from: upstream, to: client) }.start()
@@ -173,7 +176,10 @@ public final class FaultProxy: @unchecked Sendable {
             let (closed, drop, fault) = (link.closed || stopped, link.dropRequested, self.fault)
             lock.unlock()
             if closed { return }
-            if drop { return close(link) }
+            if drop {
+                countCut(link)
+                return close(link)
+            }
             if fault == .blackhole {
                 Thread.sleep(forTimeInterval: 0.02)
                 continue
@@ -200,8 +206,22 @@ public final class FaultProxy: @unchecked Sendable {
             if dropNow {
                 chunk = Array(chunk.prefix(max(1, chunk.count / 2)))  // cut mid-frame
             }
+            if dropNow { countCut(link) }
             if !sendAll(chunk, to: destination) || dropNow { return close(link) }
         }
+    }
+
+    private func countCut(_ link: Link) {
+        lock.lock()
+        if !link.closed { cut += 1 }
+        lock.unlock()
+    }
+
+    /// Connections accepted, and connections cut by ``dropAll()``, so far.
+    public var counts: (accepted: Int, cut: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (accepted, cut)
     }
 
     private func sendAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
