@@ -95,11 +95,11 @@ public final class FaultProxy: @unchecked Sendable {
         // An idle pump sees the request within one receive timeout (50 ms) and closes its link.
     }
 
-    /// Connections open now.
+    /// Connections open now (not counting those being cut).
     public var connectionCount: Int {
         lock.lock()
         defer { lock.unlock() }
-        return links.filter { !$0.closed }.count
+        return links.filter { !$0.closed && !$0.dropRequested }.count
     }
 
     /// Stops accepting and closes every connection.
