@@ -3,7 +3,7 @@ SWIFT ?= swift
 LISTEN ?= 127.0.0.1:8765
 ARGS ?=
 
-.PHONY: run test build build-tests bench clean
+.PHONY: run test build build-tests bench fuzz clean
 
 run:
 	scripts/ensure-deps.sh run
@@ -14,15 +14,28 @@ build:
 	scripts/ensure-deps.sh run
 	$(SWIFT) build
 
-# Build once (tests, the tether binary and its helpers), then run without rebuilding.
+# Build once (tests, the tether binary and its helpers), then run without rebuilding. Tests run
+# one at a time: most start real relays, clients and servers, and on a 2-core machine running
+# them all at once starves their deadlines (the whole suite takes about 3 minutes serially).
 test:
 	scripts/ensure-deps.sh test
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 bench:
 	scripts/ensure-deps.sh bench
 	scripts/bench.sh
+
+# Longer seeded fuzzing of every decoder (the CI suite runs 20000 inputs each).
+# FUZZ_CASES inputs per decoder, FUZZ_SEED to explore other inputs (a failure names both).
+FUZZ_CASES ?= 500000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz:
+	@echo "fuzzing with FUZZ_SEED=$(FUZZ_SEED) FUZZ_CASES=$(FUZZ_CASES) (rerun with the same values to reproduce)"
+	scripts/ensure-deps.sh test
+	$(SWIFT) build --build-tests
+	FUZZ_CASES=$(FUZZ_CASES) FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build \
+		--filter 'DecoderFuzzTests|ClientFrameFuzzTests|PacketFuzzTests|LastEventIDFuzzTests'
 
 clean:
 	rm -rf .build .build-venv

@@ -292,7 +292,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SSETransportTests",
-            dependencies: ["TetherTesting"],
+            dependencies: ["TetherTesting", "SSETransport", "TetherCore", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -308,7 +308,7 @@ let package = Package(
             name: "WebSocketTransportTests",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
-                "TetherTesting", "TetherClient", "TetherCore",
+                "TetherTesting", "TetherClient", "TetherCore", "WebSocketTransport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

@@ -35,7 +35,7 @@ swift build -c release --product tether
 echo "bench: websocket" >&2
 relay_log=bench-results/websocket-relay.log
 # A lag cap above the run's size: the fan-out figure is about delivery, not about gaps.
-TETHER_LAG_CAP=1000000 .build/release/tether serve --listen 127.0.0.1:0 --log-level notice > "$relay_log" 2>&1 &
+TETHER_LIMITS_PUBLISH_RATE=0 TETHER_LAG_CAP=1000000 .build/release/tether serve --listen 127.0.0.1:0 --log-level notice > "$relay_log" 2>&1 &
 relay_pid=$!
 trap 'kill "$relay_pid" 2>/dev/null || true' EXIT
 port=""

@@ -67,6 +67,10 @@ public struct PrometheusExporter: MetricsExporter {
         }
         w.counter("tether_reconnects_total", help: "Known clients that connected again (resumes).", c.reconnects.load(ordering: .relaxed))
         w.counter("tether_resume_refused_total", help: "Resumes refused because the client id's resume secret was missing or wrong.", c.resumeRefused.load(ordering: .relaxed))
+        w.family("tether_refused_total", type: "counter", help: "Requests, frames and connections refused, by reason (the error code: malformed, too_large, rate_limited, too_many_connections, server_busy, too_many_topics, ...).")
+        for (reason, count) in c.refused.sorted(by: { $0.key < $1.key }) {
+            w.sample("tether_refused_total", [("reason", reason)], Double(count))
+        }
         w.counter("tether_watchdog_pings_total", help: "WATCHDOG=1 notifications sent to systemd, each after a fresh health proof.", c.watchdogPings.load(ordering: .relaxed))
 
         let proofAge = relay.healthStatus.lastProof.map { Date().timeIntervalSince($0) } ?? -1

@@ -42,7 +42,21 @@ public struct SSETransport: Transport {
             try relay.configuration.access.check(request.bearerToken, for: .subscribe)
             let hello = try SSEResumeRequest(request).hello
             let remote = context.remoteDescription
-            let session = try await relay.subscribe(hello, transport: "sse", remote: remote)
+            let address = context.remoteHost
+            let ticket: ConnectionTicket
+            do throws(RelayError) {
+                ticket = try relay.connections.admit(address)
+            } catch {
+                relay.noteRefusal(error, client: address)
+                throw error
+            }
+            let session: Session
+            do throws(RelayError) {
+                session = try await relay.subscribe(hello, transport: "sse", remote: remote)
+            } catch {
+                ticket.release()
+                throw error
+            }
             let stream = SSEStream(session: session, configuration: configuration, logger: context.logger)
             return Response(
                 status: .ok,
@@ -52,6 +66,7 @@ public struct SSETransport: Transport {
                     HTTPField.Name("X-Accel-Buffering")!: "no",
                 ],
                 body: ResponseBody { writer in
+                    defer { ticket.release() }
                     await stream.run(&writer)
                 }
             )

@@ -47,11 +47,31 @@ public struct SocketIOTransport: Transport {
             logger: logger
         )
         EngineServer(path: "/socket.io", configuration: configuration.engine, logger: logger) { socket in
+            // An Engine.IO session is a subscriber connection for the relay's connection limits;
+            // past one, the session is closed right after its handshake (the refusal is counted).
+            let address = Self.host(of: socket.remote)
+            let ticket: ConnectionTicket
+            do throws(RelayError) {
+                ticket = try relay.connections.admit(address)
+            } catch {
+                relay.noteRefusal(error, client: address)
+                socket.close(.serverClosed)
+                return
+            }
+            defer { ticket.release() }
             await io.run(socket)
         }.register(on: routes)
         if configuration.seedPublish {
             SeedPublishRoute(relay: relay, decoder: PublishRequestDecoder(limits: limits)).register(on: routes)
         }
+    }
+
+    /// `host` of a `host:port` or `[v6]:port` remote description.
+    static func host(of remote: String) -> String {
+        guard let colon = remote.lastIndex(of: ":") else { return remote }
+        var host = remote[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return String(host)
     }
 
     public static let plugin = PluginDescriptor<any Transport<Routes>>(

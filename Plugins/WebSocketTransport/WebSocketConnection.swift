@@ -44,6 +44,14 @@ final class WebSocketConnection: Sendable {
     private let backlog = Mutex<[PublishItem]>([])
     static let maxQueuedPublishes = 1024
 
+    /// The peer's address without its port: the key of the publish rate limit.
+    var remoteAddress: String {
+        guard let colon = remote.lastIndex(of: ":") else { return remote }
+        var host = remote[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return String(host)
+    }
+
     /// A publish as the reader decoded it, waiting for the publisher.
     private enum PublishItem: Sendable {
         case draft(EventDraft, id: String?)
@@ -268,6 +276,14 @@ final class WebSocketConnection: Sendable {
                         drafts.append(draft)
                         ids.append(id)
                         index += 1
+                    }
+                    let address = remoteAddress
+                    if let refusal = relay.publishRate.check(drafts.count, key: address) {
+                        relay.noteRefusal(refusal.error, client: address)
+                        for id in ids {
+                            guard await send(RelayFrame.error(refusal.error, id: id)) else { return }
+                        }
+                        continue
                     }
                     do {
                         let sequences = try await relay.publish(drafts)

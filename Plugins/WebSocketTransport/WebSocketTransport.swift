@@ -4,6 +4,8 @@ public import TetherCore
 public import TetherRouting
 public import Configuration
 import Logging
+import NIOCore
+import NIOWebSocket
 
 /// The native WebSocket transport: JSON text frames on `GET /v1/ws`, as `docs/PROTOCOL.md`
 /// specifies them (hello → welcome → replay → live events, cumulative acks, pings both ways,
@@ -71,15 +73,33 @@ public struct WebSocketTransport: Transport {
     public func register(on routes: Routes, relay: Relay) {
         let configuration = self.configuration
         let decoder = PublishRequestDecoder(limits: limits)
-        routes.ws(
-            RouterPath(stringLiteral: configuration.path),
-            shouldUpgrade: { request, _ in
-                // Tokens are checked before the upgrade (header, or ?token= for browsers), so a
-                // refused client gets a plain 401/403 JSON error and no socket.
-                try relay.configuration.access.check(request.bearerToken, for: .subscribe)
-                return .upgrade([:])
+        routes.ws(RouterPath(stringLiteral: configuration.path)) { inbound, outbound, context in
+            // Refusals happen after the upgrade, as an error frame and a close code, because
+            // Hummingbird answers any upgrade refused in `shouldUpgrade` with an empty 400 that
+            // would not say why. A missing or wrong token (header, or ?token= for browsers) is
+            // final: close 4510/4511 (do-not-reconnect range), not retried with the same token.
+            do throws(RelayError) {
+                try relay.configuration.access.check(context.request.bearerToken, for: .subscribe)
+            } catch {
+                relay.noteRefusal(error, client: context.requestContext.remoteHost)
+                try? await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: RelayFrame.error(error)))))
+                try? await outbound.close(WebSocketErrorCode(codeNumber: error.code == .unauthorized ? 4510 : 4511), reason: error.code.rawValue)
+                return
             }
-        ) { inbound, outbound, context in
+            // The slot is taken here, for the socket's life. Past a connection limit the client
+            // gets an error frame (too_many_connections or server_busy) and close code 1013 (try
+            // again later).
+            let address = context.requestContext.remoteHost
+            let ticket: ConnectionTicket
+            do throws(RelayError) {
+                ticket = try relay.connections.admit(address)
+            } catch {
+                relay.noteRefusal(error, client: address)
+                try? await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: RelayFrame.error(error)))))
+                try? await outbound.close(WebSocketErrorCode(codeNumber: 1013), reason: error.code.rawValue)
+                return
+            }
+            defer { ticket.release() }
             let connection = WebSocketConnection(
                 relay: relay, configuration: configuration, decoder: decoder, outbound: outbound,
                 remote: context.requestContext.remoteDescription, token: context.request.bearerToken, logger: context.logger

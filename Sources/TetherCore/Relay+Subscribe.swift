@@ -48,6 +48,12 @@ extension Relay {
     /// - Throws: ``RelayError/Code/resumeRefused`` for a known client id without its secret,
     ///   ``RelayError/Code/futureSequence`` for a sequence this epoch never assigned.
     public func subscribe(_ hello: Hello, transport: String, remote: String) async throws(RelayError) -> Session {
+        let maxTopics = configuration.admission.maxTopicsPerClient
+        if maxTopics > 0, let topics = hello.topics, topics.count > maxTopics {
+            let error = RelayError(.tooManyTopics, "the subscription names \(topics.count) topics; the limit is \(maxTopics) per client (limits.max-topics-per-client)")
+            noteRefusal(error, client: remote)
+            throw error
+        }
         let time = now()
         let sessionID = makeSessionID()
         await refreshSharedClient(hello.clientID)

@@ -24,6 +24,11 @@ public final class Relay: Sendable {
     public let counters = RelayCounters()
     public let histograms = RelayHistograms()
     let now: @Sendable () -> Date
+    /// Subscriber connections open, in total and per address (``AdmissionLimits``).
+    public let connections: ConnectionLimits
+    /// Publish rate per remote address (``AdmissionLimits``).
+    public let publishRate: RateLimiter
+    let refusalLog = RefusalLog()
 
     let log: Mutex<LogView>
     let clients = Mutex(ClientTable())
@@ -41,6 +46,8 @@ public final class Relay: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.now = now
+        self.connections = ConnectionLimits(maxTotal: configuration.admission.maxConnections, maxPerAddress: configuration.admission.maxConnectionsPerAddress)
+        self.publishRate = RateLimiter(rate: configuration.admission.publishEventsPerSecond, burst: configuration.admission.publishBurst)
         self.log = Mutex(
             LogView(
                 state: LogState(epoch: Epoch(rawValue: ""), head: 0, oldest: 1, depthEvents: 0, depthBytes: 0, trims: TrimHistory()),

@@ -26,6 +26,8 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var readinessHoldAfterAppendFailure: Double = 15
     /// Who may publish and subscribe; every transport checks it.
     public var access = AccessPolicy()
+    /// Connections, publish rate and topics per client (`limits.*`).
+    public var admission = AdmissionLimits()
 
     public init() {}
 }

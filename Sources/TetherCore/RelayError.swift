@@ -22,6 +22,12 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let notFound = Code(rawValue: "not_found")
         public static let unauthorized = Code(rawValue: "unauthorized")
         public static let forbidden = Code(rawValue: "forbidden")
+        /// Past a limit of ``AdmissionLimits``: publish rate (HTTP 429 with `Retry-After`),
+        /// connections per address (429), connections in total (503), topics per client (400).
+        public static let rateLimited = Code(rawValue: "rate_limited")
+        public static let tooManyConnections = Code(rawValue: "too_many_connections")
+        public static let serverBusy = Code(rawValue: "server_busy")
+        public static let tooManyTopics = Code(rawValue: "too_many_topics")
     }
 
     public var code: Code

@@ -18,6 +18,9 @@ public struct TetherRequestContext: RequestContext, WebSocketRequestContext, Rem
         self.remoteAddress = source.channel.remoteAddress
     }
 
+    /// The peer's address without its port (the key of per-address limits), or `unknown`.
+    public var remoteHost: String { remoteAddress?.ipAddress ?? "unknown" }
+
     /// The peer as `host:port`, for logs and stats.
     public var remoteDescription: String {
         guard let address = remoteAddress else { return "unknown" }

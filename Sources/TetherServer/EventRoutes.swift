@@ -32,6 +32,11 @@ struct EventRoutes {
         var body = try await request.body.collect(upTo: decoder.limits.maxBodyBytes)
         let bytes = body.readBytes(length: body.readableBytes) ?? []
         let drafts = try decoder.decode(bytes, format: format, now: Date())
+        let address = context.remoteHost
+        if let refusal = relay.publishRate.check(drafts.count, key: address) {
+            relay.noteRefusal(refusal.error, client: address)
+            throw RateLimitedError(error: refusal.error, retryAfter: refusal.retryAfter)
+        }
         let sequences = try await relay.publish(drafts)
         var writer = JSONWriter(capacity: 16 + sequences.count * 8)
         writer.raw("{\"accepted\":[")

@@ -10,6 +10,10 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as RateLimitedError {
+            var response = Self.response(for: error.error)
+            response.headers[.retryAfter] = String(error.retryAfter)
+            return response
         } catch let error as RelayError {
             return Self.response(for: error)
         } catch let error as any HTTPResponseError {
@@ -44,7 +48,8 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .resumeRefused, .forbidden: .forbidden
         case .unauthorized: .unauthorized
         case .notFound: .notFound
-        case .storeUnavailable, .shuttingDown: .serviceUnavailable
+        case .storeUnavailable, .shuttingDown, .serverBusy: .serviceUnavailable
+        case .rateLimited, .tooManyConnections: .tooManyRequests
         default: .badRequest
         }
     }

@@ -5,6 +5,8 @@ public import Hummingbird
 public import TetherRouting
 import HummingbirdWebSocket
 import TetherDashboard
+import HummingbirdCore
+import NIOCore
 import ServiceLifecycle
 
 /// `tether serve`: the relay core, the configured store and the HTTP surface, run as one
@@ -76,7 +78,12 @@ public struct RelayServer: Sendable {
             // configured (lower or equal) limit with an error frame before closing with 1009.
             server: .http1WebSocketUpgrade(
                 webSocketRouter: router,
-                configuration: .init(ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits)))
+                // The idle timeout also bounds how long a request head may take to arrive: Hummingbird
+                // counts activity per parsed HTTP part, so a slowloris trickling a head is closed.
+                configuration: .init(
+                    http1: HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))),
+                    ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits))
+                )
             ),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
@@ -112,13 +119,16 @@ public struct RelayServer: Sendable {
         }
         services.append(.init(service: server))
         services += hooks.services(relay).map { .init(service: $0) }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services,
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        // Connections get 10 s to finish after SIGTERM, then they are cancelled: shutdown is
+        // bounded (the unit's TimeoutStopSec is 30 s) even with clients that never close.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch {

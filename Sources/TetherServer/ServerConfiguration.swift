@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     public var logLevel = "info"
     /// Listen beyond loopback even with an open (tokenless) scope.
     public var insecure = false
+    /// Seconds an HTTP connection may stay idle, or take to send a request head (slowloris).
+    public var idleTimeout: Double = 30
 
     public init() {}
 
@@ -40,6 +42,12 @@ public struct ServerConfiguration: Sendable {
         ("limits.max-body-bytes", "largest publish request body in bytes (default 16777216)"),
         ("limits.max-batch-events", "most events per publish request (default 10000)"),
         ("limits.max-depth", "deepest JSON nesting accepted (default 64)"),
+        ("limits.idle-timeout", "seconds an HTTP connection may idle or take to send a request head, against slowloris (default 30)"),
+        ("limits.max-connections", "most subscriber connections open at once, 0 = no limit (default 10000); past it 503 server_busy"),
+        ("limits.max-connections-per-address", "most subscriber connections from one address, 0 = no limit (default 1000); past it 429 too_many_connections"),
+        ("limits.publish-rate", "events per second one address may publish, 0 = no limit (default 50000); past it 429 rate_limited with Retry-After"),
+        ("limits.publish-burst", "events one address may publish in a burst (default 100000)"),
+        ("limits.max-topics-per-client", "most topics one subscription may name, 0 = no limit (default 1000)"),
         ("auth.producer-tokens", "comma-separated bearer tokens allowed to publish (also $CREDENTIALS_DIRECTORY/producer-tokens, one per line); none = open"),
         ("auth.subscriber-tokens", "comma-separated bearer tokens allowed to subscribe (also $CREDENTIALS_DIRECTORY/subscriber-tokens); none = open"),
         ("insecure", "true to listen beyond loopback without tokens (default false)"),
@@ -68,6 +76,12 @@ public struct ServerConfiguration: Sendable {
         limits.maxBodyBytes = try values.integer("limits.max-body-bytes", default: limits.maxBodyBytes, range: 1...(1 << 30))
         limits.maxBatchEvents = try values.integer("limits.max-batch-events", default: limits.maxBatchEvents, range: 1...1_000_000)
         limits.maxDepth = try values.integer("limits.max-depth", default: limits.maxDepth, range: 2...1024)
+        relay.admission.maxConnections = try values.integer("limits.max-connections", default: relay.admission.maxConnections, range: 0...10_000_000)
+        relay.admission.maxConnectionsPerAddress = try values.integer("limits.max-connections-per-address", default: relay.admission.maxConnectionsPerAddress, range: 0...10_000_000)
+        relay.admission.publishEventsPerSecond = try values.number("limits.publish-rate", default: relay.admission.publishEventsPerSecond, range: 0...1e9)
+        relay.admission.publishBurst = try values.number("limits.publish-burst", default: relay.admission.publishBurst, range: 1...1e9)
+        relay.admission.maxTopicsPerClient = try values.integer("limits.max-topics-per-client", default: relay.admission.maxTopicsPerClient, range: 0...1_000_000)
+        idleTimeout = try values.number("limits.idle-timeout", default: idleTimeout, range: 0.1...3600)
         relay.access = try Self.accessPolicy(values, environment: environment)
         insecure = try values.flag("insecure", default: false)
         if !Self.isLoopback(host), !insecure {

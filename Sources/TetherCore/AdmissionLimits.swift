@@ -1,0 +1,17 @@
+/// Limits on how much of the relay one client (or everyone together) may take: connections,
+/// publish rate and topics per subscription. Each is refused with a clear error and counted in
+/// ``RelayCounters/refused`` by reason. `0` turns a limit off.
+public struct AdmissionLimits: Sendable, Hashable {
+    /// Most subscriber connections (WebSocket, SSE, Socket.IO) open at once, from everyone.
+    public var maxConnections = 10_000
+    /// Most subscriber connections open at once from one remote address.
+    public var maxConnectionsPerAddress = 1_000
+    /// Events per second one remote address may publish, sustained (a token bucket).
+    public var publishEventsPerSecond: Double = 50_000
+    /// Events one remote address may publish in a burst above the sustained rate.
+    public var publishBurst: Double = 100_000
+    /// Most topics one subscription may name.
+    public var maxTopicsPerClient = 1_000
+
+    public init() {}
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import TetherTesting
+
+/// The admission limits on a running relay: each refusal has its status, JSON error and metric,
+/// and the limit lets clients in again once they are under it.
+@Suite("Limits with clear errors")
+struct LimitsEndToEndTests {
+    static let json = ["Content-Type": "application/json"]
+
+    @Test func publishingFasterThanTheRateGets429WithRetryAfter() async throws {
+        let relay = try await RelayProcess.start(
+            arguments: ["--store", "memory"],
+            environment: ["TETHER_LIMITS_PUBLISH_RATE": "0.001", "TETHER_LIMITS_PUBLISH_BURST": "5"]  // one token per 1000 s: no refill during the test, however slow the machine
+        )
+        let batch = "[" + Array(repeating: #"{"topic":"a","data":1}"#, count: 5).joined(separator: ",") + "]"
+        #expect(try await relay.http("POST", "/v1/events", body: Data(batch.utf8), headers: Self.json).status == 202)
+        // Raw, to see the Retry-After header.
+        let connection = try RawTCPConnection(port: relay.port)
+        let body = #"{"topic":"a","data":2}"#
+        try await connection.send("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        let response = await connection.readHTTPResponse()
+        #expect(response.status == 429)
+        #expect(response.head.lowercased().contains("retry-after: "))
+        #expect(response.body.contains(#""code":"rate_limited""#))
+        #expect(response.body.contains("retry after"))
+        // Refused events are not stored, and reading is not rate limited.
+        let log = try await relay.http("GET", "/v1/events?after=0")
+        #expect(String(decoding: log.body, as: UTF8.self).components(separatedBy: #""seq":"#).count == 6)
+        let metrics = String(decoding: try await relay.http("GET", "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains(#"tether_refused_total{reason="rate_limited"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("refused") })")
+        // Logged once, not per refusal.
+        for _ in 0..<5 { _ = try await relay.http("POST", "/v1/events", body: Data(body.utf8), headers: Self.json) }
+        #expect(await relay.terminate() == 0)
+        #expect(relay.log.components(separatedBy: "refused rate_limited").count == 2, "\(relay.log)")
+    }
+
+    @Test func connectionsPastThePerAddressLimitAreRefusedWithTheirReason() async throws {
+        let relay = try await RelayProcess.start(
+            arguments: ["--store", "memory"],
+            environment: ["TETHER_LIMITS_MAX_CONNECTIONS_PER_ADDRESS": "2"]
+        )
+        var open: [RawTCPConnection] = []
+        for _ in 0..<2 {
+            let socket = try RawTCPConnection(port: relay.port)
+            try await socket.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
+            #expect(await socket.readHTTPResponse().status == 101)
+            open.append(socket)
+        }
+        // The third WebSocket is told why and closed with 1013 (try again later); an SSE stream
+        // gets 429 JSON instead of a stream.
+        let third = try RawTCPConnection(port: relay.port)
+        try await third.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
+        let refused = await Self.refusedWebSocket(third)
+        #expect(refused.frames.contains { $0.contains(#""code":"too_many_connections""#) }, "\(refused.frames)")
+        #expect(refused.closeCode == 1013)
+        third.close()
+        let sse = try RawTCPConnection(port: relay.port)
+        try await sse.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let sseRefused = await sse.readHTTPResponse()
+        sse.close()
+        #expect(sseRefused.status == 429)
+        #expect(sseRefused.body.contains(#""code":"too_many_connections""#))
+        // Publishing and health are not connections: still served.
+        #expect(try await relay.http("GET", "/healthz").status == 200)
+        #expect(try await relay.http("POST", "/v1/events", body: Data(#"{"topic":"a","data":1}"#.utf8), headers: Self.json).status == 202)
+        // Closing one lets a new one in (the slot comes back when the socket's handler ends).
+        open.removeFirst().close()
+        var admitted = false
+        for _ in 0..<100 where !admitted {
+            let again = try RawTCPConnection(port: relay.port)
+            try await again.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
+            if await again.readHTTPResponse().status == 101 {
+                admitted = true
+                open.append(again)
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        #expect(admitted)
+        let metrics = String(decoding: try await relay.http("GET", "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains(#"tether_refused_total{reason="too_many_connections"}"#))
+        for socket in open { socket.close() }
+        #expect(await relay.terminate() == 0)
+    }
+
+    @Test func theTotalConnectionLimitAnswers503() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"], environment: ["TETHER_LIMITS_MAX_CONNECTIONS": "1"])
+        let first = try RawTCPConnection(port: relay.port)
+        try await first.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
+        #expect(await first.readHTTPResponse().status == 101)
+        let second = try RawTCPConnection(port: relay.port)
+        try await second.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
+        let refused = await Self.refusedWebSocket(second)
+        #expect(refused.frames.contains { $0.contains(#""code":"server_busy""#) }, "\(refused.frames)")
+        #expect(refused.closeCode == 1013)
+        second.close()
+        let sse = try RawTCPConnection(port: relay.port)
+        try await sse.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let sseRefused = await sse.readHTTPResponse()
+        sse.close()
+        #expect(sseRefused.status == 503)
+        #expect(sseRefused.body.contains(#""code":"server_busy""#))
+        first.close()
+        #expect(await relay.terminate() == 0)
+    }
+
+    /// Reads a WebSocket the relay upgrades and then refuses: its text frames and close code.
+    static func refusedWebSocket(_ socket: RawTCPConnection) async -> (frames: [String], closeCode: Int?) {
+        let (bytes, _) = await socket.read(timeout: 10) { bytes in
+            guard let end = RawTCPConnection.headEnd(bytes) else { return false }
+            return RawTCPConnection.serverFrames(Array(bytes[(end + 4)...])).contains { $0.opcode == 8 }
+        }
+        guard let end = RawTCPConnection.headEnd(bytes) else { return ([], nil) }
+        let body = Array(bytes[(end + 4)...])
+        let frames = RawTCPConnection.serverFrames(body)
+        let texts = frames.filter { $0.opcode == 1 }.map { String(decoding: $0.payload, as: UTF8.self) }
+        let close = frames.first { $0.opcode == 8 && $0.payload.count >= 2 }
+        let closeCode = close.map { Int($0.payload[0]) << 8 | Int($0.payload[1]) }
+        return (texts, closeCode)
+    }
+}

@@ -1,0 +1,37 @@
+import Testing
+import TetherCore
+import TetherTesting
+@testable import WebSocketTransport
+
+/// Bounded, seeded fuzzing of the WebSocket client frame decoder: every frame is decoded or
+/// refused with a `RelayError`, never a crash. `make fuzz` runs many more cases.
+@Suite("WebSocket frame fuzzing (bounded, seeded)")
+struct ClientFrameFuzzTests {
+    static let seeds = [
+        #"{"type":"hello","client_id":"c-1","resume_token":"t","last_sequence":5,"epoch":"abc","topics":["a","b"],"history":3}"#,
+        #"{"type":"ack","seq":12}"#,
+        #"{"type":"ping","id":7}"#,
+        #"{"type":"pong","id":"x"}"#,
+        #"{"type":"publish","id":"p-1","topic":"a","data":{"k":[1,2]}}"#,
+        #"{"type":"stats"}"#,
+        #"{"type":"nope"}"#,
+    ]
+
+    @Test func everyFrameIsDecodedOrRefusedWithARelayError() {
+        let scanner = JSONScanner(maxDepth: 64)
+        var generator = HostileInputGenerator(seed: HostileInputGenerator.baseSeed &+ 2, seeds: Self.seeds)
+        var decoded = 0
+        var refused = 0
+        for _ in 0..<HostileInputGenerator.caseCount(default: 20_000) {
+            do {
+                _ = try ClientFrame.parse(generator.input(), scanner: scanner)
+                decoded += 1
+            } catch {
+                #expect(!error.code.rawValue.isEmpty)
+                refused += 1
+            }
+        }
+        #expect(decoded > 0)
+        #expect(refused > 0)
+    }
+}
