@@ -84,15 +84,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Waits for the process to exit (SIGKILL after `timeout`); returns its status.
     @discardableResult
     public func waitForExit(timeout: Double = 30) async -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        return process.terminationStatus
+        await process.exitStatus(within: timeout)
     }
 
     /// SIGTERM, then waits for the exit.

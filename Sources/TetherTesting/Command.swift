@@ -49,3 +49,19 @@ public enum Command {
         return Result(status: process.terminationStatus, output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 }
+
+extension Process {
+    /// Waits for the program to exit, polling so no cooperative thread blocks; SIGKILL after
+    /// `timeout` seconds. Returns its exit status.
+    func exitStatus(within timeout: Double) async -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while isRunning, Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if isRunning {
+            kill(processIdentifier, SIGKILL)
+            waitUntilExit()
+        }
+        return terminationStatus
+    }
+}

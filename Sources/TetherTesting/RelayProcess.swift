@@ -106,15 +106,7 @@ public final class RelayProcess: @unchecked Sendable {
     }
 
     public func waitForExit(timeout: Double) async -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        return process.terminationStatus
+        await process.exitStatus(within: timeout)
     }
 
     deinit {
