@@ -45,7 +45,7 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .malformed, .invalidEvent, .futureSequence, .ackBeyondDelivered: .badRequest
         case .tooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
-        case .resumeRefused, .forbidden: .forbidden
+        case .resumeRefused, .forbidden, .originNotAllowed: .forbidden
         case .unauthorized: .unauthorized
         case .notFound: .notFound
         case .storeUnavailable, .shuttingDown, .serverBusy: .serviceUnavailable
