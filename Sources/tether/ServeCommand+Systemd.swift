@@ -13,9 +13,10 @@ struct SystemdWiring {
 
     /// - Parameters:
     ///   - wedge: the debug fault switch, when `--debug-faults` was given.
+    ///   - warning: what must stay at the front of `STATUS=` (an `--insecure` relay says so).
     ///   - reload: what SIGHUP applies; returns a summary of it.
     init(
-        environment: [String: String], logger: Logger, wedge: WedgeSwitch?,
+        environment: [String: String], logger: Logger, wedge: WedgeSwitch?, warning: String?,
         reload: @escaping @Sendable () async throws -> String
     ) throws(ConfigurationError) {
         let notifier = SystemdNotifier(environment: environment)
@@ -35,7 +36,7 @@ struct SystemdWiring {
         self.notifier = notifier
         self.hooks = ServerHooks(
             onRunning: { relay in
-                notifier.ready(status: StatusReporter.summary(of: relay))
+                notifier.ready(status: StatusReporter.summary(of: relay, warning: warning))
             },
             services: { relay in
                 var services: [any Service] = []
@@ -43,7 +44,7 @@ struct SystemdWiring {
                 services.append(Watchdog(relay: relay, notifier: notifier, logger: logger))
                 services.append(ReloadService(notifier: notifier, logger: logger, reload: reload))
                 // Last: the group stops services in reverse order, so STOPPING=1 goes out first.
-                services.append(StatusReporter(relay: relay, notifier: notifier, interval: statusInterval))
+                services.append(StatusReporter(relay: relay, notifier: notifier, interval: statusInterval, warning: warning))
                 return services
             },
             listeningSocket: socket

@@ -32,6 +32,27 @@ struct NotifyProtocolTests {
         #expect(await relay.terminate() == 0)
     }
 
+    @Test func anInsecureRelaySaysSoInEveryStatus() async throws {
+        // --insecure beyond loopback: listens on all addresses for the length of this test, with
+        // publishing behind a token and subscribing open. Only 127.0.0.1 is ever connected to.
+        let notify = try NotifySocketListener()
+        let relay = try await RelayProcess.start(
+            arguments: ["--store", "memory", "--listen", "0.0.0.0:0", "--insecure"],
+            environment: notify.environment.merging(["TETHER_SYSTEMD_STATUS_INTERVAL": "0.2", "TETHER_AUTH_PRODUCER_TOKENS": "producer-token-0123456789"]) { $1 }
+        )
+        let ready = await notify.waitFor { $0.contains("READY=1") }
+        #expect(ready?.contains("STATUS=INSECURE: listening on 0.0.0.0 beyond loopback with no token required to subscribe") == true, "\(notify.drain())")
+        let deadline = Date().addingTimeInterval(15)
+        while notify.drain().filter({ $0.contains("STATUS=") }).count < 3, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let statuses = notify.drain().filter { $0.contains("STATUS=") && !$0.contains("STOPPING=1") }
+        #expect(statuses.count >= 3 && statuses.allSatisfy { $0.contains("STATUS=INSECURE:") }, "\(statuses)")
+        #expect(relay.log.contains("critical") && relay.log.contains("INSECURE: listening on 0.0.0.0"))
+        #expect(relay.log.contains("without TLS"))
+        #expect(await relay.terminate() == 0)
+    }
+
     @Test func sigtermSendsStoppingBeforeExit() async throws {
         let notify = try NotifySocketListener()
         let relay = try await RelayProcess.start(environment: notify.environment)
