@@ -8,7 +8,7 @@ set -euo pipefail
 mode=${1:-run}
 
 apt_run=(libsqlite3-dev pkg-config libsystemd-dev)
-apt_test=(curl python3-venv prometheus systemd util-linux postgresql chromium)
+apt_test=(curl openssl python3-venv prometheus systemd util-linux postgresql chromium)
 apt_bench=()
 
 case "$mode" in

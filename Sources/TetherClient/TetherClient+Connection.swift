@@ -20,7 +20,7 @@ extension TetherClient {
         var wsConfiguration = WebSocketClientConfiguration(maxFrameSize: configuration.maxFrameBytes, autoPing: .disabled)
         wsConfiguration.closeTimeout = .seconds(2)
         let maxBytes = configuration.maxFrameBytes
-        let client = WebSocketClient(url: configuration.url, configuration: wsConfiguration, logger: logger) { inbound, outbound, _ in
+        let client = WebSocketClient(url: configuration.url, configuration: wsConfiguration, tlsConfiguration: configuration.tls, logger: logger) { inbound, outbound, _ in
             let (frames, sink) = AsyncStream.makeStream(of: [UInt8].self)
             await self.attach(sink)
             await withTaskGroup(of: Void.self) { group in

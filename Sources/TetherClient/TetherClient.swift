@@ -88,6 +88,12 @@ public actor TetherClient {
 
     /// - Throws: ``TetherClientError`` if `configuration.stateFile` exists but is unreadable.
     public init(configuration: TetherClientConfiguration) throws(TetherClientError) {
+        if let host = Self.tlsIPHost(configuration.url) {
+            throw TetherClientError(
+                .badConfiguration,
+                "\(configuration.url) names the IP address \(host); TLS (SNI and certificate checks here) needs a host name, so use one the relay's certificate names (e.g. wss://localhost:PORT/v1/ws)"
+            )
+        }
         self.configuration = configuration
         var resume = try configuration.stateFile.map { path throws(TetherClientError) in try ResumeState.load(from: path) } ?? ResumeState()
         if resume.clientID == nil { resume.clientID = configuration.clientID }
@@ -96,6 +102,20 @@ public actor TetherClient {
         self.processed = resume.lastSequence ?? 0
         (events, eventSink) = AsyncStream.makeStream(of: ClientEvent.self)
         (states, stateSink) = AsyncStream.makeStream(of: ConnectionState.self)
+    }
+
+    /// The host of a `wss://` URL when it is an IP address literal (which NIOSSL will not verify).
+    static func tlsIPHost(_ url: String) -> String? {
+        guard url.lowercased().hasPrefix("wss://") else { return nil }
+        let authority = url.dropFirst(6).prefix { $0 != "/" && $0 != "?" }
+        let host: Substring
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            return String(authority[authority.index(after: authority.startIndex)..<close])
+        } else {
+            host = authority.split(separator: ":", maxSplits: 1).first ?? authority
+        }
+        let isIPv4 = host.split(separator: ".", omittingEmptySubsequences: false).count == 4 && host.allSatisfy { $0.isNumber || $0 == "." }
+        return isIPv4 ? String(host) : nil
     }
 
     /// Connects and keeps reconnecting until ``stop()`` or until the backoff policy gives up

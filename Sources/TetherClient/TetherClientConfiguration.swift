@@ -1,9 +1,13 @@
+public import NIOSSL
 import TetherCore
 
 /// How a ``TetherClient`` connects, resumes, retries and keeps time. Every field has a default.
 public struct TetherClientConfiguration: Sendable {
-    /// The relay's WebSocket endpoint, e.g. `ws://127.0.0.1:8765/v1/ws`.
+    /// The relay's WebSocket endpoint, e.g. `ws://127.0.0.1:8765/v1/ws` or `wss://…`.
     public var url: String
+    /// How a `wss://` relay is verified (`nil`: the system's trust roots). For a relay with a
+    /// private CA: `.makeClientConfiguration()` with `trustRoots = .file(path)`.
+    public var tls: TLSConfiguration?
     /// The client id to use when there is no saved state (`nil`: the relay assigns one).
     public var clientID: String?
     /// Where to keep ``ResumeState`` across restarts (`nil`: memory only).

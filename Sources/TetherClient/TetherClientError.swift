@@ -11,6 +11,8 @@ public struct TetherClientError: Error, Sendable, Hashable, CustomStringConverti
         public static let notConnected = Code(rawValue: "not_connected")
         /// The state file exists but is not readable as one.
         public static let badStateFile = Code(rawValue: "bad_state_file")
+        /// The configuration cannot work (for example a `wss://` URL naming an IP address).
+        public static let badConfiguration = Code(rawValue: "bad_configuration")
         /// The relay answered with an error frame (the relay's code is in the message).
         public static let refused = Code(rawValue: "refused")
     }

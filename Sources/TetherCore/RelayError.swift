@@ -22,6 +22,14 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let notFound = Code(rawValue: "not_found")
         public static let unauthorized = Code(rawValue: "unauthorized")
         public static let forbidden = Code(rawValue: "forbidden")
+        /// A browser page from an origin not in `allowed-origins` (HTTP 403).
+        public static let originNotAllowed = Code(rawValue: "origin_not_allowed")
+        /// A new connection did not finish its TLS handshake and first request head in time
+        /// (`limits.handshake-timeout`); it is closed without an answer.
+        public static let handshakeTimeout = Code(rawValue: "handshake_timeout")
+        /// A new connection failed before its first request: a TLS handshake error (plain HTTP
+        /// to the TLS port, a client that does not trust the certificate).
+        public static let handshakeFailed = Code(rawValue: "handshake_failed")
         /// Past a limit of ``AdmissionLimits``: publish rate (HTTP 429 with `Retry-After`),
         /// connections per address (429), connections in total (503), topics per client (400).
         public static let rateLimited = Code(rawValue: "rate_limited")

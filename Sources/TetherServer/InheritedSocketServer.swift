@@ -9,7 +9,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// Serves the router on a listening socket the process inherited (systemd socket activation),
-/// with the same HTTP/1.1 + WebSocket-upgrade channel as the bound server.
+/// with the same connection set-up as the bound server (``ConnectionChannelFactory``).
 ///
 /// Hummingbird 2's `BindAddress` takes a host and port or a unix path only, so this is the small
 /// part of `Application.run` and `Server` that a bound descriptor needs: NIO's
@@ -17,13 +17,15 @@ import Synchronization
 /// (stop accepting; each connection closes after its current request).
 struct InheritedSocketServer: Service {
     let responder: RouterResponder<TetherRequestContext>
+    let connections: ConnectionChannelFactory
     let socket: Int32
     let serverName: String
     let onServerRunning: @Sendable (any Channel) async -> Void
     let logger: Logger
 
-    init(router: TetherRouter, socket: Int32, serverName: String, onServerRunning: @escaping @Sendable (any Channel) async -> Void, logger: Logger) {
+    init(router: TetherRouter, connections: ConnectionChannelFactory, socket: Int32, serverName: String, onServerRunning: @escaping @Sendable (any Channel) async -> Void, logger: Logger) {
         self.responder = router.buildResponder()
+        self.connections = connections
         self.socket = socket
         self.serverName = serverName
         self.onServerRunning = onServerRunning
@@ -32,7 +34,7 @@ struct InheritedSocketServer: Service {
 
     func run() async throws {
         let (logger, serverName, responder) = (logger, serverName, responder)
-        let childChannel = HTTP1WebSocketUpgradeChannel(
+        let childChannel = try connections.make(
             responder: { (request: Request, writer: consuming ResponseWriter, channel: any Channel) in
                 let context = TetherRequestContext(source: .init(channel: channel, logger: logger))
                 var response: Response
@@ -45,9 +47,14 @@ struct InheritedSocketServer: Service {
                 response.headers[.server] = serverName
                 try await writer.write(response: response.head, body: response.body)
             },
-            webSocketResponder: responder,
-            configuration: .init()
+            webSocketResponder: responder
         )
+        try await serve(childChannel)
+    }
+
+    /// Accepts on the inherited socket until graceful shutdown, one task per connection.
+    private func serve<Child: ServerChildChannel>(_ childChannel: Child) async throws {
+        let logger = logger
         let serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .bind(socket, serverBackPressureStrategy: nil) { channel in

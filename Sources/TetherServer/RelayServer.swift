@@ -6,6 +6,7 @@ public import TetherRouting
 import HummingbirdWebSocket
 import TetherDashboard
 import HummingbirdCore
+import NIOSSL
 import NIOCore
 import ServiceLifecycle
 
@@ -42,12 +43,20 @@ public struct RelayServer: Sendable {
             throw RelayStartError("buffer store \"\(descriptor.name)\" could not be created: \(error)")
         }
         let relay = Relay(store: store, configuration: configuration.relay, logger: logger)
-        let open = AccessPolicy.Scope.allCases.filter { configuration.relay.access.isOpen($0) }
-        if configuration.insecure, !ServerConfiguration.isLoopback(configuration.host), !open.isEmpty {
-            logger.critical(
-                "INSECURE: listening on \(configuration.host) beyond loopback with no token required to \(open.map(\.rawValue).joined(separator: " or ")); anyone who can reach this port can do so",
-                metadata: ["listen": "\(configuration.host):\(configuration.port)"]
+        if let warning = configuration.insecureWarning {
+            logger.critical("\(warning)", metadata: ["listen": "\(configuration.host):\(configuration.port)"])
+        }
+        if !ServerConfiguration.isLoopback(configuration.host), configuration.tls == nil {
+            logger.warning(
+                "listening on \(configuration.host) beyond loopback without TLS: tokens and events cross the network in clear text; set tls.cert and tls.key, or put a TLS proxy in front"
             )
+        }
+        let tls: TLSConfiguration?
+        do {
+            tls = try configuration.tls?.serverConfiguration()
+        } catch {
+            try? await store.close()
+            throw error
         }
         do {
             try await relay.start()
@@ -57,6 +66,8 @@ public struct RelayServer: Sendable {
 
         let readiness = Readiness()
         let router = TetherRouter(context: TetherRequestContext.self)
+        // First: a page from another site is refused before any route or error handling runs.
+        router.add(middleware: OriginMiddleware(policy: configuration.origins, relay: relay))
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         EventRoutes(relay: relay, decoder: PublishRequestDecoder(limits: configuration.limits), readiness: readiness)
@@ -72,19 +83,35 @@ public struct RelayServer: Sendable {
         let logger = self.logger
         let storeName = descriptor.name
         let hooks = self.hooks
+        let connections = ConnectionChannelFactory(
+            http: .init(
+                // The idle timeout bounds the time between requests; the handshake deadline bounds
+                // the TLS handshake and the first request head (Hummingbird's idle timer starts
+                // after it). The WebSocket layer's own frame limit is a backstop: a transport
+                // enforces its configured (lower or equal) limit with an error frame before
+                // closing with 1009.
+                http1: HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))),
+                ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits))
+            ),
+            tls: tls,
+            handshakeTimeout: .milliseconds(Int64(configuration.handshakeTimeout * 1000)),
+            onHandshakeFailure: { failure, address in
+                let error = switch failure {
+                case .timeout:
+                    RelayError(.handshakeTimeout, "no complete request head within \(configuration.handshakeTimeout) s of connecting (limits.handshake-timeout); connection closed")
+                case .error(let error):
+                    RelayError(.handshakeFailed, "connection failed before its first request (\(error)); with TLS on, clients must use https:// and wss:// and trust the certificate")
+                }
+                relay.noteRefusal(error, client: address?.ipAddress ?? "unknown")
+            }
+        )
+        let webSocketResponder = router.buildResponder()
+        let scheme = tls == nil ? "http" : "https"
         let app = Application(
             router: router,
-            // The WebSocket layer's own frame limit is a backstop: a transport enforces its
-            // configured (lower or equal) limit with an error frame before closing with 1009.
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: router,
-                // The idle timeout also bounds how long a request head may take to arrive: Hummingbird
-                // counts activity per parsed HTTP part, so a slowloris trickling a head is closed.
-                configuration: .init(
-                    http1: HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))),
-                    ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits))
-                )
-            ),
+            server: HTTPServerBuilder { responder in
+                try connections.make(responder: responder, webSocketResponder: webSocketResponder)
+            },
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "tether"
@@ -95,7 +122,7 @@ public struct RelayServer: Sendable {
                 let host = channel.localAddress?.ipAddress ?? "?"
                 let shown = host.contains(":") ? "[\(host)]" : host
                 logger.notice(
-                    "listening on http://\(shown):\(port)",
+                    "listening on \(scheme)://\(shown):\(port)",
                     metadata: [
                         "store": "\(storeName)", "epoch": "\(relay.logState.epoch)",
                         "transports": "\(transports.map(\.name).joined(separator: ","))",
@@ -108,7 +135,7 @@ public struct RelayServer: Sendable {
         )
         // Socket activation: the same application, served on the inherited socket.
         let server: any Service = if let socket = hooks.listeningSocket {
-            InheritedSocketServer(router: router, socket: socket, serverName: "tether", onServerRunning: { await app.onServerRunning($0) }, logger: logger)
+            InheritedSocketServer(router: router, connections: connections, socket: socket, serverName: "tether", onServerRunning: { await app.onServerRunning($0) }, logger: logger)
         } else {
             app
         }

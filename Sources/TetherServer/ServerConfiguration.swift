@@ -19,8 +19,16 @@ public struct ServerConfiguration: Sendable {
     public var logLevel = "info"
     /// Listen beyond loopback even with an open (tokenless) scope.
     public var insecure = false
-    /// Seconds an HTTP connection may stay idle, or take to send a request head (slowloris).
+    /// Seconds an HTTP connection may stay idle between requests.
     public var idleTimeout: Double = 30
+    /// Seconds a new connection has to finish its TLS handshake and send its first request head
+    /// (slowloris).
+    public var handshakeTimeout: Double = 10
+    /// Serve HTTPS and WSS with this certificate chain and key (PEM files); `nil` serves plain HTTP.
+    public var tls: TLSFiles?
+    /// Which browser pages may use the relay: requests with an `Origin` header must come from
+    /// the relay's own origin or one listed here.
+    public var origins = OriginPolicy()
 
     public init() {}
 
@@ -42,7 +50,8 @@ public struct ServerConfiguration: Sendable {
         ("limits.max-body-bytes", "largest publish request body in bytes (default 16777216)"),
         ("limits.max-batch-events", "most events per publish request (default 10000)"),
         ("limits.max-depth", "deepest JSON nesting accepted (default 64)"),
-        ("limits.idle-timeout", "seconds an HTTP connection may idle or take to send a request head, against slowloris (default 30)"),
+        ("limits.idle-timeout", "seconds an HTTP connection may stay idle between requests (default 30)"),
+        ("limits.handshake-timeout", "seconds a new connection has to finish TLS and send its first request head, against slowloris (default 10)"),
         ("limits.max-connections", "most subscriber connections open at once, 0 = no limit (default 10000); past it 503 server_busy"),
         ("limits.max-connections-per-address", "most subscriber connections from one address, 0 = no limit (default 1000); past it 429 too_many_connections"),
         ("limits.publish-rate", "events per second one address may publish, 0 = no limit (default 50000); past it 429 rate_limited with Retry-After"),
@@ -51,6 +60,9 @@ public struct ServerConfiguration: Sendable {
         ("auth.producer-tokens", "comma-separated bearer tokens allowed to publish (also $CREDENTIALS_DIRECTORY/producer-tokens, one per line); none = open"),
         ("auth.subscriber-tokens", "comma-separated bearer tokens allowed to subscribe (also $CREDENTIALS_DIRECTORY/subscriber-tokens); none = open"),
         ("insecure", "true to listen beyond loopback without tokens (default false)"),
+        ("tls.cert", "PEM certificate chain file: serve HTTPS/WSS (with tls.key)"),
+        ("tls.key", "PEM private key file for tls.cert"),
+        ("allowed-origins", "comma-separated browser origins (scheme://host[:port]) allowed besides the relay's own, or * for any; other Origins get 403 origin_not_allowed (default: none)"),
         ("log.level", "trace, debug, info, notice, warning, error or critical (default info)"),
     ] + SQLiteBufferStore.Configuration.keys.map { ("store.sqlite.\($0.key)", $0.meaning) }
 
@@ -82,6 +94,9 @@ public struct ServerConfiguration: Sendable {
         relay.admission.publishBurst = try values.number("limits.publish-burst", default: relay.admission.publishBurst, range: 1...1e9)
         relay.admission.maxTopicsPerClient = try values.integer("limits.max-topics-per-client", default: relay.admission.maxTopicsPerClient, range: 0...1_000_000)
         idleTimeout = try values.number("limits.idle-timeout", default: idleTimeout, range: 0.1...3600)
+        handshakeTimeout = try values.number("limits.handshake-timeout", default: handshakeTimeout, range: 0.1...3600)
+        tls = try TLSFiles(certificate: values.text("tls.cert"), key: values.text("tls.key"))
+        origins = try OriginPolicy(values.list("allowed-origins") ?? [])
         relay.access = try Self.accessPolicy(values, environment: environment)
         insecure = try values.flag("insecure", default: false)
         if !Self.isLoopback(host), !insecure {
@@ -97,6 +112,15 @@ public struct ServerConfiguration: Sendable {
         guard levels.contains(logLevel) else {
             throw ConfigurationError("log.level \"\(logLevel)\" is not one of \(levels.joined(separator: ", "))")
         }
+    }
+
+    /// What an operator must not miss when `--insecure` opened the relay beyond loopback: logged
+    /// at start and kept at the front of systemd's `STATUS=`. `nil` when nothing is open.
+    public var insecureWarning: String? {
+        guard insecure, !Self.isLoopback(host) else { return nil }
+        let open = AccessPolicy.Scope.allCases.filter { relay.access.isOpen($0) }.map(\.rawValue)
+        guard !open.isEmpty else { return nil }
+        return "INSECURE: listening on \(host) beyond loopback with no token required to \(open.joined(separator: " or ")); anyone who can reach this port can do so"
     }
 
     /// Tokens from configuration plus `$CREDENTIALS_DIRECTORY/{producer,subscriber}-tokens`.

@@ -174,9 +174,9 @@ final class OutputCollector: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The port from the relay's "listening on http://HOST:PORT" line.
+    /// The port from the relay's "listening on http(s)://HOST:PORT" line.
     func listeningPort() -> Int? {
-        guard let range = text.range(of: "listening on http://") else { return nil }
+        guard let range = text.range(of: "listening on http://") ?? text.range(of: "listening on https://") else { return nil }
         let rest = text[range.upperBound...]
         guard let colon = rest.lastIndex(of: ":", before: rest.firstIndex(where: { $0 == " " || $0 == "\n" }) ?? rest.endIndex) else { return nil }
         let digits = rest[rest.index(after: colon)...].prefix { $0.isNumber }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOSSL
 import TetherClient
 
 /// Options every client subcommand shares: where the relay is.
@@ -7,8 +8,25 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "The relay's WebSocket URL (also TETHER_URL).")
     var url: String?
 
+    @Option(help: "PEM file of the CA that signed a wss:// relay's certificate (also TETHER_CA_FILE); default: the system's trust roots.")
+    var caFile: String?
+
     var resolvedURL: String {
         url ?? ProcessInfo.processInfo.environment["TETHER_URL"] ?? "ws://127.0.0.1:8765/v1/ws"
+    }
+
+    /// A client configuration for the relay these options name.
+    func clientConfiguration() throws -> TetherClientConfiguration {
+        var configuration = TetherClientConfiguration(url: resolvedURL)
+        if let path = caFile ?? ProcessInfo.processInfo.environment["TETHER_CA_FILE"] {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw Console.fail("--ca-file \(path) is not a readable file", code: 2)
+            }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(path)
+            configuration.tls = tls
+        }
+        return configuration
     }
 }
 

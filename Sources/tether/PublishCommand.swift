@@ -28,7 +28,7 @@ struct PublishCommand: AsyncParsableCommand {
     func run() async throws {
         let payloads = try Self.payloads(data)
         guard !payloads.isEmpty else { throw Console.fail("nothing to publish: stdin was empty", code: 2) }
-        var configuration = TetherClientConfiguration(url: client.resolvedURL)
+        var configuration = try client.clientConfiguration()
         configuration.backoff.maxAttempts = 3
         configuration.topics = ["\u{1F}tether-publish-only"]  // a topic no producer uses: receive nothing
         let tether = try TetherClient(configuration: configuration)

@@ -40,6 +40,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Listen beyond loopback even where no token is configured (not recommended).")
     var insecure = false
 
+    @Option(help: "PEM certificate chain: serve HTTPS and WSS (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Comma-separated browser origins allowed besides the relay's own (scheme://host[:port]), or *.")
+    var allowedOrigins: String?
+
     @Option(help: "Where to log: journal, stderr, or auto (the journal when systemd connected stderr to it).")
     var log: String = "auto"
 
@@ -84,7 +93,7 @@ struct ServeCommand: AsyncParsableCommand {
             MetricsSystem.bootstrap(LibraryMetricsFactory())
             let logger = Logger(label: "tether")
             let wedge = debugFaults ? WedgeSwitch() : nil
-            let systemd = try SystemdWiring(environment: environment, logger: logger, wedge: wedge) {
+            let systemd = try SystemdWiring(environment: environment, logger: logger, wedge: wedge, warning: settings.insecureWarning) {
                 // What SIGHUP applies without a restart: the log level (docs/OPERATIONS.md).
                 let reloaded = try ServerConfiguration(reader: try await configReader(environment: environment), environment: environment)
                 level.level = Logger.Level(rawValue: reloaded.logLevel) ?? level.level
@@ -106,6 +115,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let stateDir { flags["state-dir"] = .init(stringLiteral: stateDir) }
         if let logLevel { flags["log.level"] = .init(stringLiteral: logLevel) }
         if insecure { flags["insecure"] = .init(stringLiteral: "true") }
+        if let tlsCert { flags["tls.cert"] = .init(stringLiteral: tlsCert) }
+        if let tlsKey { flags["tls.key"] = .init(stringLiteral: tlsKey) }
+        if let allowedOrigins { flags["allowed-origins"] = .init(stringLiteral: allowedOrigins) }
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: flags),
             EnvironmentVariablesProvider().prefixKeys(with: "tether"),

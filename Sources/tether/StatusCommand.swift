@@ -17,7 +17,7 @@ struct StatusCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var configuration = TetherClientConfiguration(url: client.resolvedURL)
+        var configuration = try client.clientConfiguration()
         configuration.backoff.maxAttempts = 0
         configuration.topics = ["\u{1F}tether-status-only"]  // receive no events
         let tether = try TetherClient(configuration: configuration)

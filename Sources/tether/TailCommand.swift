@@ -40,7 +40,7 @@ struct TailCommand: AsyncParsableCommand {
     var count: Int?
 
     func run() async throws {
-        var configuration = TetherClientConfiguration(url: client.resolvedURL)
+        var configuration = try client.clientConfiguration()
         configuration.clientID = clientID
         configuration.stateFile = state
         configuration.topics = topics

@@ -18,6 +18,7 @@ struct HostileInputSuiteTests {
         "TETHER_LIMITS_MAX_DEPTH": "32",
         "TETHER_LIMITS_MAX_TOPICS_PER_CLIENT": "10",
         "TETHER_LIMITS_IDLE_TIMEOUT": "1",
+        "TETHER_LIMITS_HANDSHAKE_TIMEOUT": "1",
         "TETHER_TRANSPORT_WEBSOCKET_MAX_FRAME_BYTES": "4096",
         "TETHER_STALE_TIMEOUT": "600",
     ]
@@ -158,15 +159,17 @@ struct HostileInputSuiteTests {
         flood.close()
 
         // A slowloris: request heads trickled a byte at a time, while other clients are served.
-        // On a kept-alive connection the idle timeout (1 s here) cuts the trickled head off. The
-        // first head of a connection is not timed (hummingbird-websocket installs its idle
-        // handler only once the first head is parsed; docs/SECURITY.md): that one must at least
-        // harm no one, and is closed by the client here after a bounded 100 bytes.
+        // A new connection's first head must be complete within the handshake timeout (1 s
+        // here); on a kept-alive connection the idle timeout (1 s here) cuts a trickled head off.
         let firstHead = try RawTCPConnection(port: relay.port)
-        for byte in Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "z"), count: 60) {
-            do { try await firstHead.send([byte]) } catch { break }
+        var firstClosed = false
+        for byte in Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "z"), count: 200) {
+            do { try await firstHead.send([byte]) } catch { firstClosed = true; break }
+            let (_, closed) = await firstHead.read(timeout: 0.05)
+            if closed { firstClosed = true; break }
             #expect(try await relay.http("GET", "/healthz").status == 200)
         }
+        #expect(firstClosed, "the relay let a new connection trickle its first request head for 200+ round trips")
         firstHead.close()
         let slow = try RawTCPConnection(port: relay.port)
         try await slow.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

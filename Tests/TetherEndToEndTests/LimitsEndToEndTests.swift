@@ -105,6 +105,33 @@ struct LimitsEndToEndTests {
         #expect(await relay.terminate() == 0)
     }
 
+    @Test func connectionsThatSendNoRequestHeadInTimeAreClosed() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"], environment: ["TETHER_LIMITS_HANDSHAKE_TIMEOUT": "0.5"])
+        // A subscriber that finished its handshake stays, however long it is quiet.
+        let subscriber = try RawTCPConnection(port: relay.port)
+        try await subscriber.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
+        #expect(await subscriber.readHTTPResponse().status == 101)
+        // One connection says nothing; another sends half a request head and stops.
+        let silent = try RawTCPConnection(port: relay.port)
+        let partial = try RawTCPConnection(port: relay.port)
+        try await partial.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: z")
+        for connection in [silent, partial] {
+            let (bytes, closed) = await connection.read(timeout: 20)
+            #expect(closed && bytes.isEmpty, "a connection without a complete request head was kept open (or answered)")
+            connection.close()
+        }
+        let metrics = String(decoding: try await relay.http("GET", "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains(#"tether_refused_total{reason="handshake_timeout"} 2"#), "\(metrics.split(separator: "\n").filter { $0.contains("refused") })")
+        // The quiet subscriber is still connected and answered.
+        try await subscriber.send(RawTCPConnection.webSocketFrame(Array(#"{"type":"hello"}"#.utf8)))
+        let (welcome, closed) = await subscriber.read(timeout: 10) { String(decoding: $0, as: UTF8.self).contains("welcome") }
+        #expect(!closed && String(decoding: welcome, as: UTF8.self).contains("welcome"))
+        subscriber.close()
+        #expect(await relay.terminate() == 0)
+        #expect(relay.log.components(separatedBy: "refused handshake_timeout").count == 2, "\(relay.log)")
+        #expect(!relay.log.contains(" error "), "\(relay.log)")
+    }
+
     /// Reads a WebSocket the relay upgrades and then refuses: its text frames and close code.
     static func refusedWebSocket(_ socket: RawTCPConnection) async -> (frames: [String], closeCode: Int?) {
         let (bytes, _) = await socket.read(timeout: 10) { bytes in

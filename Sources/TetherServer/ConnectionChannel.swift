@@ -1,0 +1,147 @@
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOSSL
+import TetherRouting
+
+/// How every accepted connection is set up, the same for a bound listener and for a socket
+/// systemd passed in: TLS when configured, the handshake deadline, then HTTP/1.1 with the
+/// WebSocket upgrade.
+struct ConnectionChannelFactory: Sendable {
+    var http: HTTP1WebSocketUpgradeChannel.Configuration
+    var tls: TLSConfiguration?
+    /// How long a new connection has to finish TLS and send its first request head.
+    var handshakeTimeout: TimeAmount
+    /// Told of each connection closed before its first request head: too slow, or TLS failed.
+    var onHandshakeFailure: @Sendable (HandshakeFailure, SocketAddress?) -> Void
+
+    func make(
+        responder: @escaping HTTPChannelHandler.Responder,
+        webSocketResponder: RouterResponder<TetherRequestContext>
+    ) throws -> any ServerChildChannel {
+        let http = HandshakeDeadlineChannel(
+            base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: http),
+            timeout: handshakeTimeout,
+            onFailure: onHandshakeFailure
+        )
+        guard let tls else { return http }
+        return try TLSChannel(http, tlsConfiguration: tls)
+    }
+}
+
+/// Wraps a child channel so a new connection that does not deliver its first request head within
+/// `timeout` is closed: Hummingbird's idle timeout starts only after the first head, so without
+/// this a client trickling one header byte at a time (slowloris) would hold the connection open.
+struct HandshakeDeadlineChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+    let base: Base
+    let timeout: TimeAmount
+    let onFailure: @Sendable (HandshakeFailure, SocketAddress?) -> Void
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(HandshakeDeadlineHandler(timeout: timeout, onFailure: onFailure))
+        }.flatMap {
+            base.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+/// Why a connection was closed before its first request head.
+enum HandshakeFailure: Sendable {
+    /// No complete request head within the deadline.
+    case timeout
+    /// The TLS handshake failed (plain HTTP to the TLS port, an unknown CA, a protocol error).
+    case error(any Error)
+}
+
+/// Closes the channel unless the end of a request head (an empty line) arrives before the
+/// deadline, then removes itself: later requests are bounded by the HTTP idle timeout, and
+/// WebSocket frames never pass through it. The deadline starts when the connection is set up,
+/// so it covers the TLS handshake too.
+///
+/// An error before the head (a failed TLS handshake) closes the connection here and is reported
+/// through `onFailure` (counted, and logged once a minute per address), instead of travelling on
+/// to be logged as an error per connection: a client speaking plain HTTP to the TLS port must
+/// not be able to flood the log.
+///
+/// Ownership: event-loop bound, like every channel handler.
+final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let timeout: TimeAmount
+    private let onFailure: @Sendable (HandshakeFailure, SocketAddress?) -> Void
+    private var deadline: Scheduled<Void>?
+    /// Whether the last byte that was not `\r` was `\n`: a second `\n` ends the head.
+    private var atLineStart = false
+    private var headComplete = false
+
+    init(timeout: TimeAmount, onFailure: @escaping @Sendable (HandshakeFailure, SocketAddress?) -> Void) {
+        self.timeout = timeout
+        self.onFailure = onFailure
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let onFailure = onFailure
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: timeout) {
+            onFailure(.timeout, bound.value.channel.remoteAddress)
+            Self.endBeforeHead(bound.value)
+        }
+    }
+
+    /// Ends the connection as if the client had hung up: the HTTP upgrade handler then finishes
+    /// quietly (Hummingbird logs a server-side close before the first head as an error).
+    private static func endBeforeHead(_ context: ChannelHandlerContext) {
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        context.close(promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !headComplete {
+            let buffer = unwrapInboundIn(data)
+            headComplete = buffer.readableBytesView.contains { byte in
+                switch byte {
+                case UInt8(ascii: "\n"):
+                    if atLineStart { return true }
+                    atLineStart = true
+                case UInt8(ascii: "\r"):
+                    break
+                default:
+                    atLineStart = false
+                }
+                return false
+            }
+        }
+        context.fireChannelRead(data)
+        if headComplete {
+            deadline?.cancel()
+            deadline = nil
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !headComplete else {
+            context.fireErrorCaught(error)
+            return
+        }
+        deadline?.cancel()
+        deadline = nil
+        onFailure(.error(error), context.channel.remoteAddress)
+        Self.endBeforeHead(context)
+    }
+}
