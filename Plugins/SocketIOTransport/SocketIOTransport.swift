@@ -48,14 +48,15 @@ public struct SocketIOTransport: Transport {
         )
         EngineServer(path: "/socket.io", configuration: configuration.engine, logger: logger) { socket in
             // An Engine.IO session is a subscriber connection for the relay's connection limits;
-            // past one, the session is closed right after its handshake (the refusal is counted).
+            // past one, the client's namespace CONNECT gets CONNECT_ERROR with the relay's code
+            // and the session is closed (the refusal is counted and logged once a minute).
             let address = Self.host(of: socket.remote)
             let ticket: ConnectionTicket
             do throws(RelayError) {
                 ticket = try relay.connections.admit(address)
             } catch {
                 relay.noteRefusal(error, client: address)
-                socket.close(.serverClosed)
+                await io.refusing(error).run(socket)
                 return
             }
             defer { ticket.release() }

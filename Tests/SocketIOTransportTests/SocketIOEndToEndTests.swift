@@ -90,4 +90,36 @@ struct SocketIOEndToEndTests {
         #expect((summary["pong"] as? [String: Any])?["timestamp"] as? Int == 12345)
         #expect(summary["stats_has_connections"] as? Bool == true)
     }
+
+    /// Past a connection limit a Socket.IO client hears why in its `connect_error` handler (the
+    /// relay's code in `data.code`), instead of a silently closed session.
+    @Test(arguments: ["polling", "websocket"])
+    func aSessionPastTheConnectionLimitGetsConnectErrorWithTheReason(transport: String) async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"], environment: ["TETHER_LIMITS_MAX_CONNECTIONS_PER_ADDRESS": "1"])
+        let holder = try RawTCPConnection(port: relay.port)
+        try await holder.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
+        #expect(await holder.readHTTPResponse().status == 101)
+        let summary: [String: Any]
+        do {
+            summary = try await Self.runClient("refused_connect.py", [relay.baseURL, transport])
+        } catch {
+            await relay.terminate()
+            throw error
+        }
+        let error = try #require(summary["connect_error"] as? [String: Any], "\(summary)")
+        #expect((error["data"] as? [String: Any])?["code"] as? String == "too_many_connections", "\(error)")
+        #expect((error["message"] as? String)?.isEmpty == false)
+        #expect(summary["connected"] as? Bool == false)
+        let metrics = String(decoding: try await relay.http("GET", "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains(#"tether_refused_total{reason="too_many_connections"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("refused") })")
+        // The holder's slot is the only one taken: once it leaves, a Socket.IO client gets in.
+        holder.close()
+        var admitted: [String: Any] = [:]
+        let deadline = Date().addingTimeInterval(20)
+        repeat {
+            admitted = try await Self.runClient("refused_connect.py", [relay.baseURL, transport])
+        } while admitted["connected"] as? Bool != true && Date() < deadline
+        #expect(admitted["connect_error"] is NSNull && admitted["connected"] as? Bool == true, "\(admitted)")
+        #expect(await relay.terminate() == 0)
+    }
 }
