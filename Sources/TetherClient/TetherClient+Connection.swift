@@ -5,6 +5,11 @@ import NIOWebSocket
 import TetherCore
 
 extension TetherClient {
+    /// The parts of one connection, to tell which ended first.
+    enum ConnectionTask: Sendable {
+        case writer, heartbeat, reader
+    }
+
     struct ConnectionOutcome {
         var welcomed: Bool
         var closeCode: Int?
@@ -23,7 +28,11 @@ extension TetherClient {
         let client = WebSocketClient(url: configuration.url, configuration: wsConfiguration, tlsConfiguration: configuration.tls, logger: logger) { inbound, outbound, _ in
             let (frames, sink) = AsyncStream.makeStream(of: [UInt8].self)
             await self.attach(sink)
-            await withTaskGroup(of: Void.self) { group in
+            // Three tasks: the writer, the heartbeat and the reader. The connection ends when the
+            // reader does (the relay closed it) or when the heartbeat gives up on a silent relay;
+            // then the reader is cancelled too, so leaving a dead connection never waits for the
+            // relay to answer our close frame (WebSocketClient's close timeout bounds the rest).
+            await withTaskGroup(of: ConnectionTask.self) { group in
                 group.addTask {
                     for await bytes in frames {
                         do {
@@ -33,16 +42,26 @@ extension TetherClient {
                         }
                     }
                     try? await outbound.close(.normalClosure, reason: nil)
+                    return .writer
                 }
-                group.addTask { await self.heartbeat() }
-                do {
-                    for try await message in inbound.messages(maxSize: maxBytes) {
-                        guard case .text(let text) = message else { continue }
-                        await self.receive(Array(text.utf8))
+                group.addTask {
+                    await self.heartbeat()
+                    return .heartbeat
+                }
+                group.addTask {
+                    do {
+                        for try await message in inbound.messages(maxSize: maxBytes) {
+                            guard case .text(let text) = message else { continue }
+                            await self.receive(Array(text.utf8))
+                        }
+                    } catch is CancellationError {
+                        // Ended by this client (the heartbeat gave up): lastError says why.
+                    } catch {
+                        await self.noteError("connection error: \(error)")
                     }
-                } catch {
-                    await self.noteError("connection error: \(error)")
+                    return .reader
                 }
+                while let ended = await group.next(), ended == .writer {}
                 await self.detach()
                 group.cancelAll()
             }

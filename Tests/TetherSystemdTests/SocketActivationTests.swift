@@ -21,9 +21,9 @@ struct SocketActivationTests {
         // The listen address given to tether is deliberately different: it must not bind it.
         process.arguments = [
             "-c", #"systemd-socket-activate "$@" & pid=$!; echo $pid > "$0"; while read -r _ _ state _ < /proc/$pid/stat && [ "$state" != Z ]; do sleep 0.05; done"#, pidFile.path,
-            "-l", "127.0.0.1:\(port)", "-E", "NOTIFY_SOCKET", RelayProcess.binary.path, "serve", "--listen", "127.0.0.1:1", "--log", "stderr",
+            "-l", "127.0.0.1:\(port)", "-E", "NOTIFY_SOCKET", "-E", "TETHER_LIMITS_HANDSHAKE_TIMEOUT", RelayProcess.binary.path, "serve", "--listen", "127.0.0.1:1", "--log", "stderr",
         ]
-        process.environment = ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"]
+        process.environment = ["NOTIFY_SOCKET": notify.path, "TETHER_LIMITS_HANDSHAKE_TIMEOUT": "0.5", "PATH": "/usr/bin:/bin"]
         // A file, not a pipe: see `Command` in TetherTesting.
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("tether-activate-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
@@ -53,6 +53,12 @@ struct SocketActivationTests {
         #expect(await notify.waitFor { $0.contains("READY=1") } != nil)
         let published = try await HTTP.request("POST", "http://127.0.0.1:\(port)/v1/events", body: Data(#"{"topic":"t"}"#.utf8), headers: ["Content-Type": "application/json"])
         #expect(published.status == 202)
+        // The inherited socket's connections get the same set-up as a bound one's: a connection
+        // that sends no request head is closed by the handshake deadline.
+        let silent = try RawTCPConnection(port: port)
+        let (bytes, closed) = await silent.read(timeout: 20)
+        #expect(closed && bytes.isEmpty, "the socket-activated relay kept a silent connection open")
+        silent.close()
 
         // systemd-socket-activate exec()s the relay: the pid is the relay's.
         kill(pid, SIGTERM)

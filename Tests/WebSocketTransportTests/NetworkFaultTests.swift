@@ -5,7 +5,8 @@ import TetherCore
 import TetherTesting
 
 /// Network faults between subscribers and the relay, through ``FaultProxy`` on 127.0.0.1: delay,
-/// connections dropped mid-frame, a blackhole (3 s here, not the issue's 30 s, to keep CI short),
+/// connections dropped mid-frame, a blackhole (held until every client dialled again, at least 3 s and at most 20 s, not
+/// the issue's 30 s, to keep CI short),
 /// a bandwidth cap; and the relay stopped with SIGSTOP. Every subscriber (``TetherClient``, which
 /// reconnects and resumes by itself) ends with every event, in order, no duplicate.
 @Suite("Network faults", .serialized)
@@ -30,13 +31,11 @@ struct NetworkFaultTests {
         try await Self.runFaults([.delay(milliseconds: 100), .bandwidth(bytesPerSecond: 2_048)], drops: 3)
     }
 
-    /// Known issue (found by this test): after its stale timeout fires during a blackhole, a
-    /// `TetherClient` can stay in `reconnecting` and never resume (seen in 1 of 3 clients). Kept
-    /// as a known issue so the suite stays green while it is fixed in the client.
+    /// Through a blackhole each client gives up on its dead connection after its stale timeout
+    /// (without waiting for the relay to answer its close frame), dials again while the network
+    /// is still down, and resumes exactly once it is back.
     @Test func subscribersThroughABlackholeEndWithEveryEventInOrder() async throws {
-        await withKnownIssue("TetherClient can hang in reconnecting after a stale timeout during a blackhole", isIntermittent: true) {
-            try await Self.runFaults([.blackhole], drops: 0)
-        }
+        try await Self.runFaults([.blackhole], drops: 0)
     }
 
     static func runFaults(_ faults: [FaultProxy.Fault], drops: Int) async throws {
@@ -61,7 +60,17 @@ struct NetworkFaultTests {
         for fault in faults {
             proxy.set(fault)
             published += try await Self.publish(relay, 50, after: published)
-            if fault == .blackhole { try await Task.sleep(for: .seconds(3)) }
+            if fault == .blackhole {
+                // Held until every client has given up on its dead connection and dialled again
+                // (bounded at 20 s; a client that waited for the relay to answer its close frame
+                // would never dial during the blackhole), and for at least 3 s.
+                let started = Date()
+                while Date().timeIntervalSince(started) < 20,
+                    proxy.counts.accepted < 2 * clients.count || Date().timeIntervalSince(started) < 3 {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(proxy.counts.accepted >= 2 * clients.count, "clients kept waiting on connections the blackhole killed: \(proxy.counts)")
+            }
             proxy.set(.none)
             published += try await Self.publish(relay, 20, after: published)
         }
@@ -120,12 +129,9 @@ struct NetworkFaultTests {
         #expect(sawStale, "states \(seenStates)")
         relay.signal(SIGCONT)
         try await relay.publish(30, start: 20)
-        // The same client hang as behind the blackhole test can strike here: a known issue.
-        await withKnownIssue("TetherClient can hang in reconnecting after a stale timeout", isIntermittent: true) {
-            let items = try await recorder.wait(timeout: 20, "50 events after SIGCONT") { $0.seqs.count >= 50 }
-            #expect(items.seqs == Array(1...50))
-            #expect(items.gaps.isEmpty)
-        }
+        let items = try await recorder.wait(timeout: 20, "50 events after SIGCONT") { $0.seqs.count >= 50 }
+        #expect(items.seqs == Array(1...50))
+        #expect(items.gaps.isEmpty)
         await client.stop()
         await runner.value
         #expect(await relay.terminate() == 0)
