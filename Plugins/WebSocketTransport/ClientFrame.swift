@@ -5,7 +5,8 @@ import TetherCore
 /// Parsing validates the whole frame (strict JSON, UTF-8, the relay's depth limit) before looking
 /// at any member, so a frame is either understood completely or refused with a `RelayError`.
 enum ClientFrame: Sendable {
-    case hello(Hello)
+    /// `batch`: the client reads `events` frames (several events in one frame).
+    case hello(Hello, batch: Bool)
     case ack(UInt64)
     /// A ping or pong with its `id` as the client sent it (raw JSON, echoed back unchanged).
     case ping(id: [UInt8])
@@ -47,7 +48,7 @@ enum ClientFrame: Sendable {
             hello.lastSequence = try fields.unsigned("last_sequence", code: .invalidHello)
             hello.history = try fields.unsigned("history", code: .invalidHello).map { Int(clamping: $0) }
             hello.topics = try fields.strings("topics", code: .invalidHello)
-            return .hello(hello)
+            return .hello(hello, batch: try fields.bool("batch", code: .invalidHello) ?? false)
         case "ack":
             guard let seq = try fields.unsigned("seq", code: .malformed) else {
                 throw RelayError(.malformed, "an ack needs \"seq\": the newest sequence processed, like {\"type\":\"ack\",\"seq\":42}")
@@ -95,6 +96,15 @@ enum ClientFrame: Sendable {
                 throw RelayError(code, "\"\(key)\" must be 1 to 256 bytes without control characters")
             }
             return text
+        }
+
+        func bool(_ key: String, code: RelayError.Code) throws(RelayError) -> Bool? {
+            guard let range = value(key) else { return nil }
+            switch String(decoding: bytes[range], as: UTF8.self) {
+            case "true": return true
+            case "false": return false
+            default: throw RelayError(code, "\"\(key)\" must be true or false")
+            }
         }
 
         func unsigned(_ key: String, code: RelayError.Code) throws(RelayError) -> UInt64? {

@@ -37,12 +37,16 @@ final class WebSocketConnection: Sendable {
 
     private let attached = Mutex<Session?>(nil)
     private let greeted = Atomic<Bool>(false)
+    /// Whether the client's hello asked for `events` frames (set before the writer starts).
+    private let batching = Atomic<Bool>(false)
     /// Set once a close frame was sent: nothing is written after it.
     private let closed = Atomic<Bool>(false)
     private let endReason = Mutex<String?>(nil)
     private let pings = Mutex<[UInt64: ContinuousClock.Instant]>([:])
     private let backlog = Mutex<[PublishItem]>([])
     static let maxQueuedPublishes = 1024
+    /// An `events` frame takes more events while it is smaller than this (one event may exceed it).
+    static let batchFrameBytes = 64 << 10
 
     /// The peer's address without its port: the key of the publish rate limit.
     var remoteAddress: String {
@@ -162,11 +166,12 @@ final class WebSocketConnection: Sendable {
                     return
                 }
                 guard let current = session else {
-                    guard case .hello(let hello) = frame else {
+                    guard case .hello(let hello, let batch) = frame else {
                         await fail(RelayError(.helloRequired, "the first frame must be {\"type\":\"hello\", ...}; see docs/PROTOCOL.md"))
                         return
                     }
                     guard let started = await start(hello) else { return }
+                    batching.store(batch, ordering: .releasing)
                     session = started
                     attach(started)
                     continue
@@ -304,9 +309,11 @@ final class WebSocketConnection: Sendable {
     // MARK: Writer
 
     private func write(_ session: Session) async {
+        // Grows to what the client's pace needs (at most a window) and is then reused: an idle
+        // subscriber costs no window-sized buffer.
         var buffer: [Event] = []
-        buffer.reserveCapacity(relay.configuration.window)
-        var json = JSONWriter(capacity: 4096)
+        var json = JSONWriter(capacity: 512)
+        let batch = batching.load(ordering: .acquiring)
         do {
             while true {
                 buffer.removeAll(keepingCapacity: true)
@@ -314,6 +321,25 @@ final class WebSocketConnection: Sendable {
                     switch interruption {
                     case .gap(let gap):
                         guard await send(RelayFrame.gap(gap)) else { return }
+                    }
+                    continue
+                }
+                if batch {
+                    // One `events` frame per batch (split past batchFrameBytes): one write, and
+                    // one syscall, for many deliveries.
+                    var index = buffer.startIndex
+                    while index < buffer.endIndex {
+                        json.bytes.removeAll(keepingCapacity: true)
+                        json.raw("{\"type\":\"events\",\"events\":[")
+                        json.event(buffer[index])
+                        index += 1
+                        while index < buffer.endIndex, json.bytes.count + buffer[index].data.count < Self.batchFrameBytes {
+                            json.raw(",")
+                            json.event(buffer[index])
+                            index += 1
+                        }
+                        json.raw("]}")
+                        guard await send(json.bytes) else { return }
                     }
                     continue
                 }

@@ -31,6 +31,8 @@ public struct WelcomeInfo: Sendable, Hashable {
 enum ServerFrame: Sendable {
     case welcome(WelcomeInfo, resumeToken: String)
     case event(ReceivedEvent)
+    /// An `events` frame: several events, in order (sent to clients that asked with `batch`).
+    case events([ReceivedEvent])
     case gap(Gap)
     case ping(id: [UInt8])
     case pong(id: [UInt8])
@@ -66,6 +68,19 @@ enum ServerFrame: Sendable {
         case "event":
             guard let seq = fields.unsigned("seq"), let data = fields.range("data") else { return nil }
             return .event(ReceivedEvent(seq: seq, topic: fields.string("topic") ?? "", time: fields.string("time") ?? "", data: Array(bytes[data]), frame: bytes))
+        case "events":
+            guard let list = fields.range("events"), let elements = try? scanner.elements(ofArray: bytes, in: list) else { return nil }
+            var events: [ReceivedEvent] = []
+            events.reserveCapacity(elements.count)
+            for element in elements {
+                guard let members = try? scanner.members(ofObject: bytes, in: element) else { return nil }
+                let event = Fields(bytes: bytes, members: members)
+                guard let seq = event.unsigned("seq"), let data = event.range("data") else { return nil }
+                // Each event's own frame, as the single-event form would have carried it.
+                let frame = Array("{\"type\":\"event\",".utf8) + bytes[(element.lowerBound + 1)..<element.upperBound]
+                events.append(ReceivedEvent(seq: seq, topic: event.string("topic") ?? "", time: event.string("time") ?? "", data: Array(bytes[data]), frame: frame))
+            }
+            return .events(events)
         case "gap":
             return fields.gap().map(ServerFrame.gap)
         case "ping":

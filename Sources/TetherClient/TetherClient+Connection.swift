@@ -91,7 +91,8 @@ extension TetherClient {
         link = sink
         lastReceived = .now
         var json = JSONWriter(capacity: 256)
-        json.raw("{\"type\":\"hello\"")
+        // `batch`: several events per frame, far fewer writes on both sides (docs/PROTOCOL.md).
+        json.raw("{\"type\":\"hello\",\"batch\":true")
         if let id = resume.clientID {
             json.raw(",\"client_id\":")
             json.string(id)
@@ -175,16 +176,9 @@ extension TetherClient {
         case .welcome(let info, let token):
             welcome(info, token: token)
         case .event(let event):
-            connectionDelivered = max(connectionDelivered, event.seq)
-            guard event.seq > lastDelivered else {
-                duplicates += 1
-                return
-            }
-            lastDelivered = event.seq
-            received += 1
-            unacked.append(event.seq)
-            eventSink.yield(.event(event))
-            if configuration.autoAck { ack(event.seq) }
+            deliver(event)
+        case .events(let events):
+            for event in events { deliver(event) }
         case .gap(let gap):
             connectionDelivered = max(connectionDelivered, gap.to)
             lastDelivered = max(lastDelivered, gap.to)
@@ -214,6 +208,21 @@ extension TetherClient {
         case .other:
             break
         }
+    }
+
+    /// Hands one event to the consumer, once: a sequence at or below the newest delivered is a
+    /// duplicate (a replay overlapping what arrived before a reconnect) and is dropped.
+    private func deliver(_ event: ReceivedEvent) {
+        connectionDelivered = max(connectionDelivered, event.seq)
+        guard event.seq > lastDelivered else {
+            duplicates += 1
+            return
+        }
+        lastDelivered = event.seq
+        received += 1
+        unacked.append(event.seq)
+        eventSink.yield(.event(event))
+        if configuration.autoAck { ack(event.seq) }
     }
 
     private func welcome(_ info: WelcomeInfo, token: String) {

@@ -4,8 +4,9 @@ public import struct Foundation.Date
 /// The events a subscriber was sent and has not acknowledged yet, oldest first.
 ///
 /// Acknowledgements are cumulative (`ack N` covers every seq <= N), so the window is a queue:
-/// an ack pops from the front. Capacity is the flow-control window W; the deque is reserved once
-/// so steady-state delivery does not allocate.
+/// an ack pops from the front. Capacity is the flow-control window W; the deque grows to what the
+/// client's pace needs (at most W) and keeps that storage, so steady-state delivery does not
+/// allocate and an idle subscriber holds no window-sized buffer.
 public struct InFlightWindow: Sendable {
     public struct Entry: Sendable, Hashable {
         public var seq: UInt64
@@ -18,7 +19,7 @@ public struct InFlightWindow: Sendable {
     public init(capacity: Int) {
         precondition(capacity > 0, "the in-flight window must allow at least one event")
         self.capacity = capacity
-        self.entries = Deque(minimumCapacity: capacity)
+        self.entries = Deque()
     }
 
     public var count: Int { entries.count }

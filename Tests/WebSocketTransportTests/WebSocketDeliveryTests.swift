@@ -115,6 +115,67 @@ struct WebSocketDeliveryTests {
         await relay.terminate()
     }
 
+    /// A client that says `"batch":true` gets `events` frames: every event once, in order, with
+    /// the same fields, in fewer frames than events; gaps still come where they are.
+    @Test func batchingClientGetsEveryEventInOrderInFewerFrames() async throws {
+        let relay = try await RelayProcess.start(environment: ["TETHER_LAG_CAP": "400", "TETHER_WINDOW": "100"])
+        let socket = RawSocket.connect(port: relay.port)
+        _ = try await socket.hello(["batch": true])
+        try await relay.publish(300)
+        var seqs: [Int] = []
+        var frames = 0
+        var acked = 0
+        while seqs.count < 300 {
+            let frame = try await socket.expect("events")
+            frames += 1
+            let events = try #require(frame["events"] as? [[String: Any]])
+            #expect(!events.isEmpty)
+            for event in events {
+                #expect(event["topic"] as? String == "t" && event["time"] is String && (event["data"] as? [String: Any])?["n"] as? Int == (event["seq"] as? Int ?? 0) - 1)
+                seqs.append(try #require(event["seq"] as? Int))
+            }
+            // The window (100 here) holds the rest back until an ack.
+            if seqs.count - acked >= 100 || seqs.count == 300 {
+                acked = seqs.count
+                socket.send(#"{"type":"ack","seq":\#(acked)}"#)
+            }
+        }
+        #expect(seqs == Array(1...300))
+        #expect(frames < 300 / 2, "\(frames) frames for 300 events")
+        // Past the lag cap (400) while it is not acking: the gap frame comes first, then batches.
+        try await relay.publish(600, start: 300)
+        var afterGap: [Int] = []
+        let first = try await socket.next()
+        if first["type"] as? String == "events" {
+            // What was in flight before the gap was declared.
+            afterGap += try #require(first["events"] as? [[String: Any]]).compactMap { $0["seq"] as? Int }
+        }
+        socket.send(#"{"type":"ack","seq":\#(afterGap.last ?? 300)}"#)
+        var sawGap = first["type"] as? String == "gap"
+        while afterGap.last ?? 0 < 900 {
+            let frame = try await socket.next()
+            if frame["type"] as? String == "gap" {
+                sawGap = true
+                let to = try #require(frame["to"] as? Int)
+                socket.send(#"{"type":"ack","seq":\#(to)}"#)
+                continue
+            }
+            let events = try #require(frame["events"] as? [[String: Any]], "\(frame)")
+            afterGap += events.compactMap { $0["seq"] as? Int }
+            socket.send(#"{"type":"ack","seq":\#(afterGap.last ?? 0)}"#)
+        }
+        #expect(sawGap)
+        #expect(afterGap == afterGap.sorted() && Set(afterGap).count == afterGap.count, "in order, no duplicate")
+        #expect(afterGap.last == 900)
+        // A hello whose batch is not a boolean is refused.
+        let bad = RawSocket.connect(port: relay.port)
+        bad.send(json: ["type": "hello", "batch": "yes"])
+        let error = try await bad.expect("error")
+        #expect(error["code"] as? String == "invalid_hello")
+        socket.close()
+        await relay.terminate()
+    }
+
     @Test func slowConsumerGetsGapFrameBeforeTheEventsAfterIt() async throws {
         let relay = try await RelayProcess.start(environment: ["TETHER_LAG_CAP": "50", "TETHER_WINDOW": "10"])
         let socket = RawSocket.connect(port: relay.port)
