@@ -23,6 +23,23 @@ one=$(count 1); ten=$(count 10)
 swift build -c release --product tether-metrics-bench
 echo "bench: metric exporters" >&2
 .build/release/tether-metrics-bench --smoke=$smoke > bench-results/metrics-scrape.md
+# Allocations per scrape: the same set-up rendering 10 and 110 scrapes under the malloc counter.
+scrape_allocations() {
+  LD_PRELOAD=$PWD/bench-results/malloc_count.so .build/release/tether-metrics-bench --allocations="$1,$2,$3" 2>&1 >/dev/null \
+    | sed -n 's/^malloc_count: \([0-9]*\) allocations$/\1/p'
+}
+{
+  echo
+  echo "Allocations per scrape (malloc calls, \`LD_PRELOAD\` counter; (count at 110 scrapes - count at 10) / 100):"
+  echo
+  echo "| connected clients | /metrics | /v1/stats |"
+  echo "|---:|---:|---:|"
+  for clients in $([ "$smoke" = 1 ] && echo 100 || echo "1000 10000"); do
+    m=$(( ($(scrape_allocations metrics "$clients" 110) - $(scrape_allocations metrics "$clients" 10)) / 100 ))
+    s=$(( ($(scrape_allocations stats "$clients" 110) - $(scrape_allocations stats "$clients" 10)) / 100 ))
+    echo "| $clients | $m | $s |"
+  done
+} >> bench-results/metrics-scrape.md
 cat bench-results/metrics-scrape.md
 swift build -c release --product tether-store-bench
 echo "bench: store throughput" >&2

@@ -3,6 +3,10 @@
 // both in a loop, next to the same run without scraping. Median of several runs with the range.
 //
 // Usage: tether-metrics-bench [--smoke=1]
+//        tether-metrics-bench --allocations=metrics|stats,CLIENTS,SCRAPES
+// The second form only connects CLIENTS clients and renders SCRAPES scrapes, then exits: run
+// under the malloc counter twice with different SCRAPES, the difference over the extra scrapes
+// is allocations per scrape (scripts/bench.sh does that).
 import Foundation
 import Logging
 import MemoryStore
@@ -41,6 +45,22 @@ func median(_ values: [Double]) -> (Double, Double, Double) {
 }
 
 let exporter = PrometheusExporter(logger: logger)
+
+if let spec = CommandLine.arguments.first(where: { $0.hasPrefix("--allocations=") })?.dropFirst("--allocations=".count) {
+    let parts = spec.split(separator: ",")
+    guard parts.count == 3, let clients = Int(parts[1]), let scrapes = Int(parts[2]) else {
+        FileHandle.standardError.write(Data("usage: --allocations=metrics|stats,CLIENTS,SCRAPES\n".utf8))
+        exit(2)
+    }
+    let relay = try await relay(clients: clients)
+    var bytes = 0
+    for _ in 0..<scrapes {
+        bytes += parts[0] == "metrics" ? exporter.render(relay).utf8.count : try relay.stats().jsonBytes().count
+    }
+    print("rendered \(scrapes) scrapes, \(bytes) bytes")
+    exit(0)
+}
+
 print("## Metric exporters\n")
 print("Render time of one scrape, in process (no HTTP), median of \(runs) runs [min–max]:\n")
 print("| connected clients | /metrics (Prometheus text) | /v1/stats (JSON) | /metrics bytes | /v1/stats bytes |")
