@@ -186,7 +186,8 @@ export class ConnectionManager extends EventTarget {
   }
 
   #sendHello() {
-    const hello = { type: 'hello' };
+    // batch: several events per frame (docs/PROTOCOL.md), far fewer frames at high rates.
+    const hello = { type: 'hello', batch: true };
     const id = this.clientId;
     const token = this.#get(KEYS.resumeToken);
     if (id && token) { hello.client_id = id; hello.resume_token = token; }
@@ -266,6 +267,9 @@ export class ConnectionManager extends EventTarget {
     switch (frame.type) {
       case 'welcome': return this.#onWelcome(frame);
       case 'event': return this.#onEvent(frame);
+      case 'events':
+        for (const event of Array.isArray(frame.events) ? frame.events : []) this.#onEvent({ type: 'event', ...event });
+        return;
       case 'gap':
         this.metrics.gaps += 1;
         this.#timeline('gap', `gap ${frame.from}…${frame.to} (${frame.count}, ${frame.reason})`);
