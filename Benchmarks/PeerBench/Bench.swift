@@ -31,10 +31,20 @@ struct Bench {
                         let fan = try coordinator.fanOut(server, subscribers: subscribers, events: events, rate: nil)
                         results.add(kind, "deliveries_\(subscribers)", fan.deliveriesPerSecond)
                         results.add(kind, "server_cpu_\(subscribers)", fan.serverCPUMicrosPerDelivery)
+                        results.add(kind, "server_sys_\(subscribers)", fan.serverSystemPercent)
                         results.add(kind, "generator_cpu_\(subscribers)", fan.generatorCPUMicrosPerDelivery)
                         results.count(kind, "fan-out", missing: fan.missing, duplicates: fan.duplicates, outOfOrder: fan.outOfOrder)
                         if !fan.errors.isEmpty { results.errors.append("\(kind.rawValue) fan-out 1 → \(subscribers): \(fan.errors.prefix(2))") }
                         if subscribers == sizes.subscribers.first { peak = fan.deliveriesPerSecond / Double(subscribers) }
+                    }
+                    if kind.isTether, let subscribers = sizes.subscribers.first {
+                        // Tether's ack is cumulative; MQTT QoS 1 and JetStream AckExplicit are not.
+                        // The same run with one ack per event shows what that difference is worth.
+                        coordinator.progress("\(kind.rawValue) run \(run)/\(sizes.runs): fan-out 1 → \(subscribers), one ack per event")
+                        let fan = try coordinator.fanOut(server, subscribers: subscribers, events: max(1, sizes.deliveries / subscribers), rate: nil, ackEach: true)
+                        results.add(kind, "deliveries_ackeach", fan.deliveriesPerSecond)
+                        results.add(kind, "server_cpu_ackeach", fan.serverCPUMicrosPerDelivery)
+                        results.count(kind, "fan-out", missing: fan.missing, duplicates: fan.duplicates, outOfOrder: fan.outOfOrder)
                     }
                     if let peak {
                         let subscribers = sizes.subscribers.first!
@@ -77,6 +87,7 @@ struct Bench {
         for kind in kinds {
             for figure in Results.figures where results.median(kind, figure.key) == nil {
                 if figure.key == "sigkill_present", kind == .tetherMemory { continue }
+                if figure.tetherOnly, !kind.isTether { continue }
                 results.errors.append("\(kind.rawValue): no result for \(figure.label)")
             }
         }

@@ -112,6 +112,8 @@ final class Coordinator {
     struct FanOut {
         var deliveriesPerSecond: Double
         var serverCPUMicrosPerDelivery: Double
+        /// The share of the server's CPU spent in the kernel (stime), in percent.
+        var serverSystemPercent: Double
         var generatorCPUMicrosPerDelivery: Double
         var seconds: Double
         var missing: Int
@@ -138,12 +140,14 @@ final class Coordinator {
             workers.append(try Worker.spawn(arguments))
         }
         for worker in workers { try worker.waitReady() }
-        let serverCPU = server.cpuSeconds()
+        let serverCPU = server.cpuSplit()
         let ownCPU = Clock.processCPU()
         let start = Clock.micros()
         try produce(server, topic: topic, events: events, rate: rate)
         let results = try workers.map { try $0.result() }
-        let serverUsed = server.cpuSeconds() - serverCPU
+        let serverAfter = server.cpuSplit()
+        let serverSystem = serverAfter.system - serverCPU.system
+        let serverUsed = serverAfter.user - serverCPU.user + serverSystem
         let generatorUsed = Clock.processCPU() - ownCPU + results.reduce(0) { $0 + ($1["cpu_seconds"] as? Double ?? 0) }
         let delivered = results.reduce(0) { $0 + ($1["received"] as? Int ?? 0) }
         let last = results.map { $0["last_micros"] as? Int64 ?? Int64($0["last_micros"] as? Int ?? 0) }.max() ?? start
@@ -152,6 +156,7 @@ final class Coordinator {
         return FanOut(
             deliveriesPerSecond: Double(delivered) / seconds,
             serverCPUMicrosPerDelivery: serverUsed * 1e6 / Double(max(1, delivered)),
+            serverSystemPercent: 100 * serverSystem / serverUsed,
             generatorCPUMicrosPerDelivery: generatorUsed * 1e6 / Double(max(1, delivered)),
             seconds: seconds,
             missing: results.reduce(0) { $0 + ($1["missing"] as? Int ?? 0) },

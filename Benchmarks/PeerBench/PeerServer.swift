@@ -105,12 +105,18 @@ final class PeerServer {
 
     /// utime + stime of the server process so far, in seconds.
     func cpuSeconds() -> Double {
+        let (user, system) = cpuSplit()
+        return user + system
+    }
+
+    /// utime and stime of the server process so far, in seconds.
+    func cpuSplit() -> (user: Double, system: Double) {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return .nan }
+              let close = stat.lastIndex(of: ")") else { return (.nan, .nan) }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // After the ")" come field 3 (state) onwards: utime is field 14, stime 15.
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
-        return (user + system) / Self.ticksPerSecond
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return (.nan, .nan) }
+        return (user / Self.ticksPerSecond, system / Self.ticksPerSecond)
     }
 
     /// Resident set size in KB (VmRSS).

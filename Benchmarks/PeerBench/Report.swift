@@ -30,7 +30,7 @@ struct Report {
         let pairs = tethers.flatMap { t in peers.map { (t, $0) } }
         lines.append("| figure | " + pairs.map { "\($0.0.rawValue) / \($0.1.rawValue)" }.joined(separator: " | ") + " |")
         lines.append("|---|" + pairs.map { _ in "---|" }.joined())
-        for figure in Results.figures where figure.key != "latency_rate" {
+        for figure in Results.figures where figure.key != "latency_rate" && !figure.tetherOnly && !figure.key.hasPrefix("server_sys") {
             let cells = pairs.map { pair -> String in
                 guard let a = results.median(pair.0, figure.key), let b = results.median(pair.1, figure.key), b != 0 else { return "—" }
                 return String(format: "%.2f×", a / b)

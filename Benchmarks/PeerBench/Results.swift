@@ -7,6 +7,7 @@ struct Results {
         var key: String
         var label: String
         var higherIsBetter: Bool
+        var tetherOnly = false
     }
 
     static let figures: [Figure] = [
@@ -14,6 +15,10 @@ struct Results {
         Figure(key: "deliveries_100", label: "fan-out deliveries/s with acks, 1 → 100", higherIsBetter: true),
         Figure(key: "server_cpu_10", label: "server CPU µs per delivery (= CPU s per million), 1 → 10", higherIsBetter: false),
         Figure(key: "server_cpu_100", label: "server CPU µs per delivery (= CPU s per million), 1 → 100", higherIsBetter: false),
+        Figure(key: "server_sys_10", label: "server CPU share in the kernel (stime), %, 1 → 10", higherIsBetter: false),
+        Figure(key: "server_sys_100", label: "server CPU share in the kernel (stime), %, 1 → 100", higherIsBetter: false),
+        Figure(key: "deliveries_ackeach", label: "Tether with one ack per event (not cumulative): deliveries/s, 1 → 10", higherIsBetter: true, tetherOnly: true),
+        Figure(key: "server_cpu_ackeach", label: "Tether with one ack per event: server CPU µs per delivery, 1 → 10", higherIsBetter: false, tetherOnly: true),
         Figure(key: "generator_cpu_10", label: "load generator CPU µs per delivery, 1 → 10", higherIsBetter: false),
         Figure(key: "generator_cpu_100", label: "load generator CPU µs per delivery, 1 → 100", higherIsBetter: false),
         Figure(key: "latency_rate", label: "latency run: events/s (half the 1 → 10 peak)", higherIsBetter: true),
