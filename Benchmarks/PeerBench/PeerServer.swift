@@ -55,6 +55,8 @@ final class PeerServer {
             environment["TETHER_LIMITS_MAX_CONNECTIONS"] = "0"
             environment["TETHER_LIMITS_MAX_CONNECTIONS_PER_ADDRESS"] = "0"
             environment["TETHER_LIMITS_IDLE_TIMEOUT"] = "600"
+            // Analysis only: e.g. the malloc counter (Benchmarks/MallocCount), for the relay alone.
+            if let preload = environment["PEER_BENCH_TETHER_PRELOAD"] { environment["LD_PRELOAD"] = preload }
         case .mosquitto:
             let config = """
                 listener \(port) 127.0.0.1

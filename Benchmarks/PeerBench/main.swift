@@ -53,5 +53,6 @@ let tether = flags["tether"] ?? ".build/release/tether"
 let work = flags["work"] ?? FileManager.default.temporaryDirectory.appendingPathComponent("peer-bench-\(getpid())").path
 let bench = Bench(sizes: sizes, kinds: kinds, tether: tether, work: work)
 let failed = bench.run(json: flags["json"])
-try? FileManager.default.removeItem(atPath: work)
+// A directory given with --work is kept (server logs); the default temporary one is not.
+if flags["work"] == nil { try? FileManager.default.removeItem(atPath: work) }
 exit(failed ? 1 : 0)
