@@ -37,7 +37,7 @@ struct Bench {
                         if !fan.errors.isEmpty { results.errors.append("\(kind.rawValue) fan-out 1 → \(subscribers): \(fan.errors.prefix(2))") }
                         if subscribers == sizes.subscribers.first { peak = fan.deliveriesPerSecond / Double(subscribers) }
                     }
-                    if kind.isTether, let subscribers = sizes.subscribers.first {
+                    if kind.wire == .tether, let subscribers = sizes.subscribers.first {
                         // Tether's ack is cumulative; MQTT QoS 1 and JetStream AckExplicit are not.
                         // The same run with one ack per event shows what that difference is worth.
                         coordinator.progress("\(kind.rawValue) run \(run)/\(sizes.runs): fan-out 1 → \(subscribers), one ack per event")
@@ -73,7 +73,7 @@ struct Bench {
                     }
                 }
             }
-            if kind != .tetherMemory {
+            if kind.durable {
                 for run in 1...sizes.runs {
                     attempt(kind, "SIGKILL run \(run)") {
                         coordinator.progress("\(kind.rawValue) run \(run)/\(sizes.runs): SIGKILL after \(sizes.killEvents) accepted")
@@ -86,8 +86,8 @@ struct Bench {
         // Every figure of every server must have a value (the memory store is volatile by design).
         for kind in kinds {
             for figure in Results.figures where results.median(kind, figure.key) == nil {
-                if figure.key == "sigkill_present", kind == .tetherMemory { continue }
-                if figure.tetherOnly, !kind.isTether { continue }
+                if figure.key == "sigkill_present", !kind.durable { continue }
+                if figure.tetherOnly, kind.wire != .tether { continue }
                 results.errors.append("\(kind.rawValue): no result for \(figure.label)")
             }
         }

@@ -14,6 +14,8 @@ final class Coordinator {
         var killEvents = 2000
         var subscribers = [10, 100]
         var timeout: Int64 = 90
+        /// SSE replay by `client_id` alone (the relay's cursor) instead of `Last-Event-ID`.
+        var sseCursorResume = false
 
         static let smoke = Sizes(runs: 1, deliveries: 2000, latencyEvents: 200, replayEvents: 1000, idle: [50, 200], killEvents: 100, timeout: 60)
     }
@@ -52,7 +54,7 @@ final class Coordinator {
     /// Where a run's events go: a topic per run (a stream per run on NATS).
     private func destination(_ server: PeerServer, tag: String) throws -> (topic: String, stream: String?) {
         switch server.kind.wire {
-        case .tether: return ("bench-\(tag)", nil)
+        case .tether, .sse: return ("bench-\(tag)", nil)
         case .mqtt: return ("bench/\(tag)", nil)
         case .nats:
             let stream = "B\(tag)"
@@ -88,16 +90,17 @@ final class Coordinator {
         throw PeerError("JetStream request failed: \(last)")
     }
 
-    func connect(_ server: PeerServer, _ settings: ClientSettings, configure: @escaping @Sendable (PeerClient) -> Void = { _ in }) throws -> PeerClient {
+    func connect(_ server: PeerServer, _ settings: ClientSettings, wire: WireProtocol? = nil,
+                 configure: @escaping @Sendable (PeerClient) -> Void = { _ in }) throws -> PeerClient {
         let loop = self.loop
-        let wire = server.kind.wire
+        let wire = wire ?? server.kind.wire
         return try loop.flatSubmit { PeerClient.connect(wire, settings, loop: loop, configure: configure) }.wait()
     }
 
     /// Publishes `events` and returns once every one is confirmed.
     func produce(_ server: PeerServer, topic: String, events: Int, rate: Double?) throws {
         let settings = ClientSettings(port: server.port, clientID: "producer-\(nextTag())", topic: topic)
-        let client = try connect(server, settings)
+        let client = try connect(server, settings, wire: server.kind.producerWire)
         let producer = try loop.submit { Producer(client: client, events: events, rate: rate) }.wait()
         let timeout = sizes.timeout
         defer { _ = try? loop.flatSubmit { client.close() }.wait() }
@@ -183,6 +186,11 @@ final class Coordinator {
         settings.subscribe = true
         settings.stream = stream
         let first = try connect(server, settings)
+        if let sse = first as? TetherSSEClient, !sizes.sseCursorResume {
+            // As EventSource does: resume from the last id seen (here the welcome's head), since
+            // SSE has no acks and the relay's cursor counts events merely written as acknowledged.
+            settings.lastEventID = try loop.submit { sse.welcomeID }.wait()
+        }
         try loop.flatSubmit { first.close() }.wait()
         let events = sizes.replayEvents
         try produce(server, topic: topic, events: events, rate: nil)

@@ -2,9 +2,9 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// The three wire protocols the load generator speaks.
+/// The wire protocols the load generator speaks (`sse`: Tether's Server-Sent Events, subscribers only).
 enum WireProtocol: String, Sendable {
-    case tether, mqtt, nats
+    case tether, mqtt, nats, sse
 }
 
 /// What one benchmark connection is for.
@@ -23,6 +23,31 @@ struct ClientSettings: Sendable {
     var ackEach = false
     /// Tether: resume from this sequence (`last_sequence`) instead of the client's cursor.
     var lastSequence: Int?
+    /// SSE: resume from this `Last-Event-ID` (`epoch:seq`) instead of the client's cursor.
+    var lastEventID: String?
+}
+
+extension ByteBuffer {
+    /// Offset from the reader index of the first occurrence of `pattern`, by a plain byte scan
+    /// (the generic `firstRange(of:)` on a `ByteBufferView` costs microseconds per call).
+    func offset(of pattern: [UInt8], from start: Int = 0) -> Int? {
+        withUnsafeReadableBytes { bytes -> Int? in
+            guard let first = pattern.first, bytes.count >= pattern.count else { return nil }
+            var i = start
+            let last = bytes.count - pattern.count
+            outer: while i <= last {
+                if bytes[i] == first {
+                    for j in 1..<pattern.count where bytes[i + j] != pattern[j] {
+                        i += 1
+                        continue outer
+                    }
+                    return i
+                }
+                i += 1
+            }
+            return nil
+        }
+    }
 }
 
 /// One benchmark connection: a NIO handler that speaks one protocol, reports each received
@@ -151,6 +176,7 @@ extension PeerClient {
         case .tether: client = TetherWSClient(settings: settings, loop: loop)
         case .mqtt: client = MQTTClient(settings: settings, loop: loop)
         case .nats: client = NATSClient(settings: settings, loop: loop)
+        case .sse: client = TetherSSEClient(settings: settings, loop: loop)
         }
         configure(client)
         let connected = ClientBootstrap(group: loop)

@@ -4,16 +4,24 @@ import Foundation
 /// and measured from outside through /proc (CPU ticks, VmRSS). Owned by the coordinator thread.
 final class PeerServer {
     enum Kind: String, CaseIterable {
-        case tetherMemory = "tether-memory", tetherSQLite = "tether-sqlite", mosquitto, nats
+        case tetherMemory = "tether-memory", tetherSQLite = "tether-sqlite", tetherSSE = "tether-sse", mosquitto, nats
 
+        /// What subscribers speak.
         var wire: WireProtocol {
             switch self {
             case .tetherMemory, .tetherSQLite: .tether
+            case .tetherSSE: .sse
             case .mosquitto: .mqtt
             case .nats: .nats
             }
         }
-        var isTether: Bool { wire == .tether }
+        /// What the producer speaks: SSE has no way back, so its producer publishes over WebSocket.
+        var producerWire: WireProtocol { wire == .sse ? .tether : wire }
+        var isTether: Bool { wire == .tether || wire == .sse }
+        /// Subscribers acknowledge (SSE cannot: the relay counts a written event as acknowledged).
+        var acks: Bool { wire != .sse }
+        /// Keeps accepted events across a restart (what the SIGKILL figure is about).
+        var durable: Bool { self != .tetherMemory && self != .tetherSSE }
     }
 
     let kind: Kind
@@ -44,7 +52,7 @@ final class PeerServer {
         process.standardError = output
         var environment = ProcessInfo.processInfo.environment
         switch kind {
-        case .tetherMemory, .tetherSQLite:
+        case .tetherMemory, .tetherSQLite, .tetherSSE:
             process.executableURL = URL(fileURLWithPath: tether)
             process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--log-level", "notice",
                                  "--store", kind == .tetherSQLite ? "sqlite" : "memory", "--state-dir", directory + "/state"]
@@ -182,7 +190,7 @@ final class PeerServer {
     /// One line for the report: what each server is.
     static func version(of kind: Kind, tether: String) -> String {
         switch kind {
-        case .tetherMemory, .tetherSQLite:
+        case .tetherMemory, .tetherSQLite, .tetherSSE:
             let commit = run("/usr/bin/git", ["rev-parse", "--short", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
             return "tether (git \(commit))"
         case .mosquitto:

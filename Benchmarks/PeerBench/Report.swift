@@ -24,6 +24,10 @@ struct Report {
         for figure in Results.figures {
             lines.append("| \(label(figure)) | " + kinds.map { results.cell($0, figure.key) }.joined(separator: " | ") + " |")
         }
+        if kinds.contains(.tetherSSE) {
+            lines.append("")
+            lines.append("tether-sse: memory store, subscribers over Server-Sent Events, which has no acks (the relay counts an event written to the socket as acknowledged); its producer publishes over WebSocket; replay resumes with `Last-Event-ID`" + (sizes.sseCursorResume ? " — here by `client_id` alone (`--sse-resume cursor`)." : "."))
+        }
         lines.append("")
         lines.append("Tether as a ratio to each peer (ratio of medians, same run; > 1 means Tether is higher: better for deliveries/s and surviving events, worse for CPU, latency, replay time and memory):")
         lines.append("")
@@ -68,7 +72,7 @@ struct Report {
     private func goals() -> [String] {
         var lines = ["Goals (issue 9), against the medians above:", ""]
         func verdict(_ ok: Bool?) -> String { ok.map { $0 ? "met" : "**not met**" } ?? "not measured" }
-        for t in tethers {
+        for t in tethers where t.wire == .tether {
             let cpu = [10, 100].compactMap { results.median(t, "server_cpu_\($0)") }.max()
             lines.append("- \(t.rawValue): relay CPU per acked delivery ≤ 1.5 µs: \(cpu.map { Results.format($0) } ?? "—") µs (worse of 1 → 10 and 1 → 100), \(verdict(cpu.map { $0 <= 1.5 }))")
             for (peer, factor) in [(PeerServer.Kind.mosquitto, 3.0), (.nats, 1.5)] where kinds.contains(peer) {

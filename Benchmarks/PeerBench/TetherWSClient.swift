@@ -157,13 +157,14 @@ final class TetherWSClient: PeerClient, @unchecked Sendable {
         }
     }
 
+    private static let seqKey = Array("\"seq\":".utf8)
+
     private static func integer(after key: String, in frame: ByteBuffer) -> Int? {
-        let view = frame.readableBytesView
-        guard let range = view.firstRange(of: Array(key.utf8)) else { return nil }
+        guard let start = frame.offset(of: seqKey) else { return nil }
         var value = 0
-        var index = range.upperBound
-        while index < view.endIndex, view[index] >= 0x30, view[index] <= 0x39 {
-            value = value * 10 + Int(view[index] - 0x30)
+        var index = frame.readerIndex + start + seqKey.count
+        while let digit = frame.getInteger(at: index, as: UInt8.self), digit >= 0x30, digit <= 0x39 {
+            value = value * 10 + Int(digit - 0x30)
             index += 1
         }
         return value

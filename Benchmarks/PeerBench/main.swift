@@ -41,12 +41,14 @@ if flags["help"] != nil {
     print("""
         usage: tether-peer-bench [--smoke 1] [--runs N] [--targets tether-memory,tether-sqlite,mosquitto,nats]
                                  [--tether PATH] [--json FILE] [--work DIR] [--deliveries N]
+                                 [--sse-resume last-event-id|cursor]
         """)
     exit(0)
 }
 var sizes = flags["smoke"] == "1" ? Coordinator.Sizes.smoke : Coordinator.Sizes()
 if let runs = flags["runs"].flatMap(Int.init) { sizes.runs = runs }
 if let deliveries = flags["deliveries"].flatMap(Int.init) { sizes.deliveries = deliveries }
+sizes.sseCursorResume = flags["sse-resume"] == "cursor"
 let kinds = (flags["targets"] ?? PeerServer.Kind.allCases.map(\.rawValue).joined(separator: ","))
     .split(separator: ",").compactMap { PeerServer.Kind(rawValue: String($0)) }
 let tether = flags["tether"] ?? ".build/release/tether"
