@@ -87,6 +87,7 @@ final class PeerServer {
         }
         process.environment = environment
         try process.run()
+        Children.started(process.processIdentifier)
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
             guard process.isRunning else { break }
@@ -137,6 +138,7 @@ final class PeerServer {
     }
 
     func kill9() {
+        defer { Children.ended(pid) }
         guard process.isRunning else { return }
         kill(pid, SIGKILL)
         process.waitUntilExit()

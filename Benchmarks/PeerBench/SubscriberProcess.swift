@@ -17,6 +17,12 @@ enum SubscriberProcess {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let state = SubscriberState(count: count, events: events, latencies: latencies, loop: loop)
+        // A subscriber process never outlives the run that started it (Glibc does not offer
+        // prctl's PR_SET_PDEATHSIG to Swift, so it watches for being orphaned).
+        let parent = getppid()
+        loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            if getppid() != parent { exit(1) }
+        }
         var connections: [EventLoopFuture<PeerClient>] = []
         for index in 0..<count {
             var settings = ClientSettings(port: port, clientID: "\(prefix)-\(index)", topic: topic)

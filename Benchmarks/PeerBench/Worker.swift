@@ -12,6 +12,7 @@ struct Worker {
         let output = Pipe()
         process.standardOutput = output
         try process.run()
+        Children.started(process.processIdentifier)
         return Worker(process: process, output: output)
     }
 
@@ -26,6 +27,7 @@ struct Worker {
     func result() throws -> [String: Any] {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        Children.ended(process.processIdentifier)
         guard let result = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw PeerError("a subscriber process reported nothing usable: \(String(decoding: data, as: UTF8.self).prefix(200))")
         }
@@ -33,6 +35,7 @@ struct Worker {
     }
 
     func kill() {
+        defer { Children.ended(process.processIdentifier) }
         if process.isRunning {
             Glibc.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

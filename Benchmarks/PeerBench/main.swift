@@ -45,6 +45,7 @@ if flags["help"] != nil {
         """)
     exit(0)
 }
+Children.killOnInterrupt()
 var sizes = flags["smoke"] == "1" ? Coordinator.Sizes.smoke : Coordinator.Sizes()
 if let runs = flags["runs"].flatMap(Int.init) { sizes.runs = runs }
 if let deliveries = flags["deliveries"].flatMap(Int.init) { sizes.deliveries = deliveries }
