@@ -133,7 +133,8 @@ final class TetherWSClient: PeerClient, @unchecked Sendable {
 
     private func message(_ frame: ByteBuffer) throws {
         // Every relay frame starts `{"type":"…"`; the type decides, without decoding the rest.
-        guard let type = frame.getString(at: frame.readerIndex + 9, length: min(12, frame.readableBytes - 9)) else { return }
+        guard frame.readableBytes > 9,
+              let type = frame.getString(at: frame.readerIndex + 9, length: min(12, frame.readableBytes - 9)) else { return }
         if type.hasPrefix("event\"") {
             let seq = Self.integer(after: "\"seq\":", in: frame) ?? 0
             onEvent?(frame)
