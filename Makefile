@@ -22,6 +22,7 @@ test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 
+# BENCH_SMOKE=1: one short round of everything (CI); BENCH_CONFIG=debug: reuse the debug build.
 bench:
 	scripts/ensure-deps.sh bench
 	scripts/bench.sh

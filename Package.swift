@@ -16,6 +16,9 @@ let package = Package(
         .library(name: "TetherCore", targets: ["TetherCore"]),
         .library(name: "TetherTesting", targets: ["TetherTesting"]),
         .library(name: "TetherClient", targets: ["TetherClient"]),
+        // The load generator for the comparison with Mosquitto and NATS JetStream (BENCHMARKS.md):
+        // its MQTT and NATS clients live here, not in the relay binary.
+        .executable(name: "tether-peer-bench", targets: ["tether-peer-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -264,6 +267,15 @@ let package = Package(
             name: "tether-core-bench",
             dependencies: ["TetherCore", "MemoryStore", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/CoreFanout",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tether-peer-bench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/PeerBench",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

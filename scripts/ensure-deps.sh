@@ -9,7 +9,7 @@ mode=${1:-run}
 
 apt_run=(libsqlite3-dev pkg-config libsystemd-dev)
 apt_test=(curl openssl python3-venv prometheus systemd util-linux postgresql chromium)
-apt_bench=()
+apt_bench=(mosquitto nats-server)
 
 case "$mode" in
   run) apt=("${apt_run[@]}") ;;

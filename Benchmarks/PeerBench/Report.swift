@@ -1,0 +1,127 @@
+import Foundation
+
+/// The Markdown for BENCHMARKS.md and the raw JSON for bench-results/.
+struct Report {
+    let results: Results
+    let kinds: [PeerServer.Kind]
+    let sizes: Coordinator.Sizes
+    let tether: String
+    let load: String
+    let seconds: Double
+
+    private var peers: [PeerServer.Kind] { kinds.filter { !$0.isTether } }
+    private var tethers: [PeerServer.Kind] { kinds.filter(\.isTether) }
+
+    func markdown() -> String {
+        var lines: [String] = []
+        lines.append("Servers: " + Set(kinds.map { PeerServer.version(of: $0, tether: tether) }).sorted().joined(separator: "; ") + ".")
+        lines.append("Load average at start: \(load); \(sizes.runs) run(s), \(Int(seconds)) s in all. "
+            + "Median [min–max] of the runs; \(sizes.deliveries) deliveries per fan-out run, \(sizes.latencyEvents) events in the latency run, "
+            + "\(sizes.idle.map(String.init).joined(separator: " and ")) idle connections, \(sizes.killEvents) events before SIGKILL.")
+        lines.append("")
+        lines.append("| figure | " + kinds.map(\.rawValue).joined(separator: " | ") + " |")
+        lines.append("|---|" + kinds.map { _ in "---|" }.joined())
+        for figure in Results.figures {
+            lines.append("| \(label(figure)) | " + kinds.map { results.cell($0, figure.key) }.joined(separator: " | ") + " |")
+        }
+        if kinds.contains(.tetherSSE) {
+            lines.append("")
+            lines.append("tether-sse: memory store, subscribers over Server-Sent Events, which has no acks (the relay counts an event written to the socket as acknowledged); its producer publishes over WebSocket; replay resumes with `Last-Event-ID`" + (sizes.sseCursorResume ? " — here by `client_id` alone (`--sse-resume cursor`)." : "."))
+        }
+        lines.append("")
+        lines.append("Tether as a ratio to each peer (ratio of medians, same run; > 1 means Tether is higher: better for deliveries/s and surviving events, worse for CPU, latency, replay time and memory):")
+        lines.append("")
+        let pairs = tethers.flatMap { t in peers.map { (t, $0) } }
+        lines.append("| figure | " + pairs.map { "\($0.0.rawValue) / \($0.1.rawValue)" }.joined(separator: " | ") + " |")
+        lines.append("|---|" + pairs.map { _ in "---|" }.joined())
+        for figure in Results.figures where figure.key != "latency_rate" && !figure.tetherOnly && !figure.key.hasPrefix("server_sys") {
+            let cells = pairs.map { pair -> String in
+                guard let a = results.median(pair.0, figure.key), let b = results.median(pair.1, figure.key), b != 0 else { return "—" }
+                return String(format: "%.2f×", a / b)
+            }
+            lines.append("| \(label(figure)) | " + cells.joined(separator: " | ") + " |")
+        }
+        lines.append("")
+        lines.append("Integrity, summed over all runs (missing / duplicate / out-of-order deliveries, counted by each subscriber against the producer's numbering):")
+        lines.append("")
+        lines.append("| check | " + kinds.map(\.rawValue).joined(separator: " | ") + " |")
+        lines.append("|---|" + kinds.map { _ in "---|" }.joined())
+        for check in ["fan-out", "latency", "replay"] {
+            let cells = kinds.map { kind -> String in
+                guard let entry = results.integrity[kind.rawValue]?[check] else { return "—" }
+                return "\(entry["missing"] ?? 0) / \(entry["duplicates"] ?? 0) / \(entry["out_of_order"] ?? 0)"
+            }
+            lines.append("| \(check) | " + cells.joined(separator: " | ") + " |")
+        }
+        lines.append("")
+        lines.append(contentsOf: goals())
+        if !results.errors.isEmpty {
+            lines.append("")
+            lines.append("Failed or missing:")
+            for error in results.errors { lines.append("- \(error)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func label(_ figure: Results.Figure) -> String {
+        guard figure.key.hasPrefix("idle_kb") else { return figure.label }
+        return "server KB per idle connection, \(sizes.idle[figure.key == "idle_kb_small" ? 0 : 1]) connections"
+    }
+
+    /// The targets of issue 9, reported (not asserted) against the medians.
+    private func goals() -> [String] {
+        var lines = ["Goals (issue 9), against the medians above:", ""]
+        func verdict(_ ok: Bool?) -> String { ok.map { $0 ? "met" : "**not met**" } ?? "not measured" }
+        for t in tethers where t.wire == .tether {
+            let cpu = [10, 100].compactMap { results.median(t, "server_cpu_\($0)") }.max()
+            lines.append("- \(t.rawValue): relay CPU per acked delivery ≤ 1.5 µs: \(cpu.map { Results.format($0) } ?? "—") µs (worse of 1 → 10 and 1 → 100), \(verdict(cpu.map { $0 <= 1.5 }))")
+            for (peer, factor) in [(PeerServer.Kind.mosquitto, 3.0), (.nats, 1.5)] where kinds.contains(peer) {
+                let ratios = [10, 100].compactMap { n -> Double? in
+                    guard let a = results.median(t, "deliveries_\(n)"), let b = results.median(peer, "deliveries_\(n)") else { return nil }
+                    return a / b
+                }
+                let worst = ratios.min()
+                lines.append("- \(t.rawValue): fan-out ≥ \(Results.format(factor))× \(peer.rawValue): \(worst.map { String(format: "%.2f×", $0) } ?? "—") (worse of 1 → 10 and 1 → 100), \(verdict(worst.map { $0 >= factor }))")
+            }
+            let p99 = results.median(t, "latency_p99")
+            lines.append("- \(t.rawValue): p99 < 5 ms at half peak: \(p99.map { Results.format($0) } ?? "—") ms, \(verdict(p99.map { $0 < 5 }))")
+            let replay = results.median(t, "replay_ms")
+            lines.append("- \(t.rawValue): 1,000-event replay < 10 ms: \(replay.map { Results.format($0) } ?? "—") ms, \(verdict(replay.map { $0 < 10 }))")
+            let kb = ["idle_kb_small", "idle_kb_large"].compactMap { results.median(t, $0) }.max()
+            lines.append("- \(t.rawValue): ≤ 8 KB per idle connection: \(kb.map { Results.format($0) } ?? "—") KB, \(verdict(kb.map { $0 <= 8 }))")
+            if t == .tetherSQLite {
+                let kept = results.values[t.rawValue]?["sigkill_present"]?.min()
+                lines.append("- \(t.rawValue): 0 accepted events lost on SIGKILL: worst run kept \(kept.map { Results.format($0) } ?? "—") %, \(verdict(kept.map { $0 >= 100 }))")
+            }
+            let lost = ["fan-out", "latency", "replay"].reduce(0) { $0 + (results.integrity[t.rawValue]?[$1]?["missing"] ?? 0) }
+            lines.append("- \(t.rawValue): no silent drop: \(lost) missing deliveries in all runs, \(verdict(lost == 0))")
+        }
+        return lines
+    }
+
+    func json() -> [String: Any] {
+        var targets: [String: Any] = [:]
+        for kind in kinds {
+            var figures: [String: Any] = [:]
+            for figure in Results.figures {
+                guard let runs = results.values[kind.rawValue]?[figure.key] else { continue }
+                figures[figure.key] = ["runs": runs, "median": results.median(kind, figure.key) ?? .nan, "min": runs.min()!, "max": runs.max()!, "label": figure.label]
+            }
+            targets[kind.rawValue] = [
+                "version": PeerServer.version(of: kind, tether: tether),
+                "figures": figures,
+                "integrity": results.integrity[kind.rawValue] ?? [:],
+            ]
+        }
+        return [
+            "load_average_at_start": load,
+            "seconds": seconds,
+            "sizes": ["runs": sizes.runs, "deliveries": sizes.deliveries, "latency_events": sizes.latencyEvents,
+                      "replay_events": sizes.replayEvents, "idle": sizes.idle, "kill_events": sizes.killEvents,
+                      "subscribers": sizes.subscribers, "subscriber_processes": Coordinator.workerProcesses,
+                      "window": Producer.window],
+            "targets": targets,
+            "errors": results.errors,
+        ]
+    }
+}
