@@ -28,8 +28,9 @@ struct SSEStream: Sendable {
                     var frame = JSONWriter(capacity: buffer.reduce(0) { $0 + $1.data.count + 64 })
                     for event in buffer { Self.append(event, epoch: session.welcome.epoch, to: &frame) }
                     try await writer.write(ByteBuffer(bytes: frame.bytes))
-                    // Written to the socket: SSE's acknowledgement (see SSETransport).
-                    try session.ack(buffer[buffer.count - 1].seq)
+                    // Written to the socket: enough to move the window (see SSETransport), not to
+                    // move the client's resume position.
+                    try session.ack(buffer[buffer.count - 1].seq, confirmed: false)
                     session.touch()
                 }
             }

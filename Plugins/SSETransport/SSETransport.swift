@@ -15,9 +15,13 @@ import struct Foundation.Date
 /// believes it caught up when it did not. `client_id`/`resume_token` query parameters give an
 /// SSE client the same persistent identity as a WebSocket client.
 ///
-/// SSE has no way back, so an event counts as acknowledged once it is written to the socket;
+/// SSE has no way back, so an event written to the socket frees its slot in the in-flight window;
 /// TCP backpressure is the flow control (the writer waits while the socket is full), and a slow
-/// reader past the lag cap gets a `tether.gap`.
+/// reader past the lag cap gets a `tether.gap`. A write is not a confirmation, though: the
+/// client's resume position moves only with what the client itself says (`Last-Event-ID`, or
+/// a WebSocket ack), so a client that comes back with `client_id` alone is sent again what was
+/// written to its previous stream (at least once; drop by `id`) rather than silently missing
+/// what died in the socket buffers.
 public struct SSETransport: Transport {
     public typealias Routes = TetherRouter
 

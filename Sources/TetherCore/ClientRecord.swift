@@ -22,8 +22,13 @@ public struct ClientRecord: Sendable {
     public var connectedSeconds: Double = 0
     public var reconnects = 0
     public var recentReconnects: Deque<Date> = []
-    /// The cursor: every event up to here was acknowledged.
+    /// The cursor: every event up to here was acknowledged by the client; where it resumes.
     public var ackedSeq: UInt64 = 0
+    /// The newest sequence written to a transport without acknowledgements (SSE): delivered as
+    /// far as the relay can tell, but not confirmed, so not a resume position. Not persisted.
+    public var writtenSeq: UInt64 = 0
+    /// How far the client has got, for lag: acknowledged, or written where nothing can ack.
+    public var progressSeq: UInt64 { max(ackedSeq, writtenSeq) }
     public var deliveredSeq: UInt64 = 0
     public var delivered: UInt64 = 0
     public var acked: UInt64 = 0

@@ -91,7 +91,7 @@ extension Relay {
             }
             for record in table.records.values where record.state.isAttached {
                 histograms.quality.observe(record.quality(now: time, configuration: configuration))
-                histograms.clientLag.observe(Double(head > record.ackedSeq ? head - record.ackedSeq : 0))
+                histograms.clientLag.observe(Double(head > record.progressSeq ? head - record.progressSeq : 0))
             }
             let changed = table.dirty.compactMap { table.records[$0]?.persisted }
             table.dirty.removeAll(keepingCapacity: true)

@@ -144,6 +144,7 @@ extension Relay {
             record.epoch = epoch
             record.deliveredSeq = plan.startAfter
             record.ackedSeq = plan.startAfter
+            record.writtenSeq = plan.startAfter
             table.records[record.id] = record
             table.dirty.insert(record.id)
             table.sessions[session.id] = session

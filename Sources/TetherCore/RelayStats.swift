@@ -61,7 +61,7 @@ extension Relay {
                 id: record.id, state: record.state.rawValue, transport: record.transport, remote: record.remote,
                 quality: record.quality(now: time, configuration: configuration),
                 latencyMilliseconds: record.rttSeconds.map { $0 * 1000 },
-                lag: state.head > record.ackedSeq ? state.head - record.ackedSeq : 0,
+                lag: state.head > record.progressSeq ? state.head - record.progressSeq : 0,
                 connectedSince: record.connectedSince, firstSeen: record.firstSeen, reconnects: record.reconnects,
                 lastAck: record.ackedSeq, lastAckAt: record.lastAckAt, delivered: record.delivered, acked: record.acked
             )

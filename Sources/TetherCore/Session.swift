@@ -25,7 +25,10 @@ public final class Session: Sendable {
         var position: UInt64
         /// The newest sequence delivered.
         var delivered: UInt64
+        /// The newest sequence the client confirmed (its resume position).
         var acked: UInt64
+        /// The newest sequence acknowledged by a write only (`ack(_:confirmed: false)`).
+        var written: UInt64 = 0
         var window: InFlightWindow
         var ended: RelayError?
         /// Progress not yet folded into the client record.
@@ -154,9 +157,14 @@ public final class Session: Sendable {
 
     /// A cumulative acknowledgement: every delivered event up to `seq` was processed.
     ///
+    /// - Parameter confirmed: `false` when the transport only knows the events were written to
+    ///   the socket (SSE has no way back): the window moves on, so delivery flows, but the
+    ///   client's resume position does not, because events written to a connection that then
+    ///   died may never have arrived. A client that resumes without naming its position then
+    ///   gets them again (at least once, dedup by seq) instead of silently missing them.
     /// - Throws: ``RelayError/Code/ackBeyondDelivered`` for a sequence this session never sent
     ///   (nothing changes then).
-    public func ack(_ seq: UInt64) throws(RelayError) {
+    public func ack(_ seq: UInt64, confirmed: Bool = true) throws(RelayError) {
         let time = relay.now()
         var outcome: (count: Int, wasFull: Bool)?
         relay.histograms.deliveryLatency.observeBatch { latency in
@@ -166,7 +174,11 @@ public final class Session: Sendable {
                 let count = cursor.window.acknowledge(through: seq) { entry in
                     latency.observe(time.timeIntervalSince(entry.publishedAt))
                 }
-                cursor.acked = max(cursor.acked, seq)
+                if confirmed {
+                    cursor.acked = max(cursor.acked, seq)
+                } else {
+                    cursor.written = max(cursor.written, seq)
+                }
                 cursor.ackedSinceSync += UInt64(count)
                 cursor.lastActivity = time
                 cursor.lastAckAt = time
@@ -226,6 +238,7 @@ public final class Session: Sendable {
         cursor.withLock { cursor in
             record.deliveredSeq = max(record.deliveredSeq, cursor.delivered)
             record.ackedSeq = max(record.ackedSeq, cursor.acked)
+            record.writtenSeq = max(record.writtenSeq, cursor.written)
             record.delivered += cursor.deliveredSinceSync
             record.acked += cursor.ackedSinceSync
             cursor.deliveredSinceSync = 0

@@ -99,6 +99,42 @@ struct SSETransportTests {
         await relay.terminate()
     }
 
+    /// Events written to a stream whose client never read them (they died in the socket buffers
+    /// with the connection) are sent again when the client comes back by `client_id` alone: a
+    /// write is not a confirmation, only `Last-Event-ID` is. Before, they counted as delivered
+    /// and were skipped without a word.
+    @Test func eventsWrittenToAStreamThatDiedAreSentAgainToAClientResumingByID() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"])
+        let first = try RawTCPConnection(port: relay.port)
+        try await first.send("GET /v1/stream?client_id=sse-lost HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let (bytes, _) = await first.read(timeout: 10) { bytes in
+            Self.parse(String(decoding: bytes, as: UTF8.self)).contains { $0.event == "tether.welcome" && $0.data.hasSuffix("}") }
+        }
+        let welcome = try #require(Self.parse(String(decoding: bytes, as: UTF8.self)).first { $0.event == "tether.welcome" })
+        let token = try #require((try HTTP.json(Data(welcome.data.utf8)) as? [String: Any])?["resume_token"] as? String)
+        // 200 events are written to its socket, which it never reads; then the connection dies.
+        try await Self.publish(relay, 200)
+        var written = 0
+        let deadline = Date().addingTimeInterval(20)
+        while written < 200, Date() < deadline {
+            let stats = try HTTP.json(try await relay.http("GET", "/v1/stats").body) as? [String: Any]
+            let client = (stats?["clients"] as? [[String: Any]])?.first { $0["id"] as? String == "sse-lost" }
+            written = client?["delivered"] as? Int ?? 0
+            if written < 200 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(written == 200, "the relay did not write the 200 events to the stream")
+        first.close()
+        // Back by id alone, without Last-Event-ID: every one of them comes again, and no gap.
+        let epoch = try await Self.epoch(relay)
+        let again = try Self.curl(relay, "?client_id=sse-lost&resume_token=\(token)")
+        #expect(await again.waitUntil { $0.contains("id: \(epoch):200\n") })
+        await again.stop()
+        let events = Self.parse(again.output)
+        #expect(events.filter { $0.event == "t" }.compactMap { $0.id } == (1...200).map { "\(epoch):\($0)" })
+        #expect(!events.contains { $0.event == "tether.gap" })
+        await relay.terminate()
+    }
+
     @Test func persistentIdentityNeedsItsResumeToken() async throws {
         let relay = try await RelayProcess.start()
         let first = try Self.curl(relay, "?client_id=dash-1")

@@ -93,7 +93,9 @@ struct TetherNamespace: SocketIONamespace {
             for event in buffer {
                 if event.seq <= plan.head { owed.append(event) } else { live.append(event) }
             }
-            try session.ack(buffer[buffer.count - 1].seq)
+            // Queued is not received: the window moves, the resume position does not (only the
+            // client's own acknowledge_event, last_sequence or offset moves that).
+            try session.ack(buffer[buffer.count - 1].seq, confirmed: false)
         }
         let from = plan.startAfter + 1
         if mode == .seedResume {
@@ -156,7 +158,8 @@ struct TetherNamespace: SocketIONamespace {
                         packets.append(.event("claude_event", arguments, namespace: socket.namespace))
                     }
                     try await socket.send(packets)
-                    try? session.ack(buffer[buffer.count - 1].seq)  // pending events may be acked already
+                    // Queued, not confirmed (see above); pending events may be acked already.
+                    try? session.ack(buffer[buffer.count - 1].seq, confirmed: false)
                 }
                 buffer.removeAll(keepingCapacity: true)
                 if case .gap(let gap) = try await session.next(into: &buffer) {
