@@ -1,32 +1,20 @@
 import NIOCore
 
 /// A minimal client of Tether's WebSocket protocol (docs/PROTOCOL.md) on raw NIO, as light as
-/// the MQTT and NATS clients beside it: the HTTP upgrade, masked client frames, `hello` with a
+/// the MQTT and NATS clients beside it (framing in ``WebSocketPeerClient``): `hello` with a
 /// fixed `client_id` and `resume_token` and `batch` (so events arrive as `event` or `events`
 /// frames), each event → cumulative `ack` (one per socket read, or one
-/// per event with `ackEach`), `publish` → `published`, and answers to pings. It does not use
+/// per event with `ackEach`), `publish` → `published`, and answers to relay pings. It does not use
 /// TetherClient, whose reconnect, quality and persistence machinery would be measured too.
-final class TetherWSClient: PeerClient, @unchecked Sendable {
-    private var upgraded = false
+final class TetherWSClient: WebSocketPeerClient, @unchecked Sendable {
     private var highestSeq = 0
     private var ackedSeq = 0
-    private var fragments: ByteBuffer?
-    private let mask: [UInt8] = [0x5A, 0xC3, 0x17, 0x8E]
     /// `replay.count` from the welcome: how many replayed events follow it.
     private(set) var replayCount = 0
 
-    override func start() {
-        write(ByteBuffer(string: """
-            GET /v1/ws HTTP/1.1\r
-            Host: 127.0.0.1:\(settings.port)\r
-            Upgrade: websocket\r
-            Connection: Upgrade\r
-            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r
-            Sec-WebSocket-Version: 13\r
-            \r
+    override var path: String { "/v1/ws" }
 
-            """))
-    }
+    override func upgraded() { sendHello() }
 
     override func publish(_ payload: ByteBuffer) {
         var frame = ByteBuffer()
@@ -36,10 +24,6 @@ final class TetherWSClient: PeerClient, @unchecked Sendable {
         frame.writeBuffer(&payload)
         frame.writeString("}")
         sendText(frame)
-    }
-
-    override func goodbye() {
-        writeFrame(opcode: 0x8, ByteBuffer(bytes: [0x03, 0xE8]))  // close 1000
     }
 
     override func readBatchEnded() {
@@ -61,80 +45,7 @@ final class TetherWSClient: PeerClient, @unchecked Sendable {
         sendText(ByteBuffer(string: hello + "}"))
     }
 
-    private func sendText(_ payload: ByteBuffer) { writeFrame(opcode: 0x1, payload) }
-
-    /// Client frames must be masked (RFC 6455 5.3).
-    private func writeFrame(opcode: UInt8, _ payload: ByteBuffer) {
-        var frame = ByteBuffer()
-        let length = payload.readableBytes
-        frame.reserveCapacity(length + 14)
-        frame.writeInteger(0x80 | opcode)
-        if length < 126 {
-            frame.writeInteger(UInt8(0x80 | length))
-        } else if length <= 0xFFFF {
-            frame.writeInteger(UInt8(0x80 | 126))
-            frame.writeInteger(UInt16(length))
-        } else {
-            frame.writeInteger(UInt8(0x80 | 127))
-            frame.writeInteger(UInt64(length))
-        }
-        frame.writeBytes(mask)
-        payload.withUnsafeReadableBytes { bytes in
-            for (i, byte) in bytes.enumerated() { frame.writeInteger(byte ^ mask[i & 3]) }
-        }
-        write(frame)
-    }
-
-    override func parse() throws {
-        if !upgraded {
-            let view = inbound.readableBytesView
-            guard let end = view.firstRange(of: [13, 10, 13, 10]) else { return }
-            let head = inbound.readString(length: end.upperBound - inbound.readerIndex) ?? ""
-            guard head.hasPrefix("HTTP/1.1 101") else { throw PeerError("WebSocket upgrade refused: \(head.prefix(80))") }
-            upgraded = true
-            sendHello()
-        }
-        while true {
-            guard let first = inbound.getInteger(at: inbound.readerIndex, as: UInt8.self),
-                  let second = inbound.getInteger(at: inbound.readerIndex + 1, as: UInt8.self) else { return }
-            var headerSize = 2
-            var length = Int(second & 0x7F)
-            if length == 126 {
-                guard let extended = inbound.getInteger(at: inbound.readerIndex + 2, as: UInt16.self) else { return }
-                length = Int(extended)
-                headerSize = 4
-            } else if length == 127 {
-                guard let extended = inbound.getInteger(at: inbound.readerIndex + 2, as: UInt64.self) else { return }
-                length = Int(extended)
-                headerSize = 10
-            }
-            guard second & 0x80 == 0 else { throw PeerError("the relay sent a masked frame") }
-            guard inbound.readableBytes >= headerSize + length else { return }
-            inbound.moveReaderIndex(forwardBy: headerSize)
-            var payload = inbound.readSlice(length: length)!
-            let fin = first & 0x80 != 0
-            switch first & 0x0F {
-            case 0x1, 0x0:
-                if !fin || fragments != nil {
-                    fragments = fragments ?? ByteBuffer()
-                    fragments!.writeBuffer(&payload)
-                    guard fin else { continue }
-                    payload = fragments!
-                    fragments = nil
-                }
-                try message(payload)
-            case 0x9:
-                writeFrame(opcode: 0xA, payload)
-            case 0x8:
-                context?.close(promise: nil)
-                return
-            default:
-                break
-            }
-        }
-    }
-
-    private func message(_ frame: ByteBuffer) throws {
+    override func message(_ frame: ByteBuffer) throws {
         // Every relay frame starts `{"type":"…"`; the type decides, without decoding the rest.
         guard frame.readableBytes > 9,
               let type = frame.getString(at: frame.readerIndex + 9, length: min(12, frame.readableBytes - 9)) else { return }
