@@ -84,7 +84,8 @@ echo "bench: PostgreSQL store (several relays)" >&2
 $bin/tether-postgres-bench --smoke=$smoke > bench-results/postgres-store.md
 cat bench-results/postgres-store.md
 
-# Against real peers: Tether (memory and SQLite stores) vs Mosquitto (MQTT QoS 1, persistent
+# Against real peers: Tether (memory and SQLite stores over WebSocket; the memory store over SSE
+# and over Socket.IO) vs Mosquitto (MQTT QoS 1, persistent
 # sessions) and NATS JetStream (durable consumers, explicit acks), each its own process on
 # 127.0.0.1 with its data under bench-results/peers-data, driven by tether-peer-bench's
 # subscriber processes. It exits non-zero if any server or figure produced no result; the

@@ -54,7 +54,7 @@ final class Coordinator {
     /// Where a run's events go: a topic per run (a stream per run on NATS).
     private func destination(_ server: PeerServer, tag: String) throws -> (topic: String, stream: String?) {
         switch server.kind.wire {
-        case .tether, .sse: return ("bench-\(tag)", nil)
+        case .tether, .sse, .socketio: return ("bench-\(tag)", nil)
         case .mqtt: return ("bench/\(tag)", nil)
         case .nats:
             let stream = "B\(tag)"
@@ -190,6 +190,11 @@ final class Coordinator {
             // As EventSource does: resume from the last id seen (here the welcome's head), since
             // SSE has no acks and the relay's cursor counts events merely written as acknowledged.
             settings.lastEventID = try loop.submit { sse.welcomeID }.wait()
+        }
+        if let socketIO = first as? TetherSocketIOClient {
+            // As a seed dashboard does: resume with the last sequence seen (here the head from
+            // `connection_established`); the relay answers with one `event_replay`.
+            settings.lastSequence = try loop.submit { socketIO.lastSequence }.wait()
         }
         try loop.flatSubmit { first.close() }.wait()
         let events = sizes.replayEvents

@@ -2,9 +2,10 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// The wire protocols the load generator speaks (`sse`: Tether's Server-Sent Events, subscribers only).
+/// The wire protocols the load generator speaks (`sse`: Tether's Server-Sent Events, `socketio`:
+/// Tether's Socket.IO over Engine.IO WebSocket; both subscribers only).
 enum WireProtocol: String, Sendable {
-    case tether, mqtt, nats, sse
+    case tether, mqtt, nats, sse, socketio
 }
 
 /// What one benchmark connection is for.
@@ -21,7 +22,7 @@ struct ClientSettings: Sendable {
     var stream: String?
     /// Tether: send one `ack` per event instead of one cumulative `ack` per socket read.
     var ackEach = false
-    /// Tether: resume from this sequence (`last_sequence`) instead of the client's cursor.
+    /// Tether and Socket.IO: resume from this sequence (`last_sequence`) instead of the client's cursor.
     var lastSequence: Int?
     /// SSE: resume from this `Last-Event-ID` (`epoch:seq`) instead of the client's cursor.
     var lastEventID: String?
@@ -177,6 +178,7 @@ extension PeerClient {
         case .mqtt: client = MQTTClient(settings: settings, loop: loop)
         case .nats: client = NATSClient(settings: settings, loop: loop)
         case .sse: client = TetherSSEClient(settings: settings, loop: loop)
+        case .socketio: client = TetherSocketIOClient(settings: settings, loop: loop)
         }
         configure(client)
         let connected = ClientBootstrap(group: loop)

@@ -4,24 +4,27 @@ import Foundation
 /// and measured from outside through /proc (CPU ticks, VmRSS). Owned by the coordinator thread.
 final class PeerServer {
     enum Kind: String, CaseIterable {
-        case tetherMemory = "tether-memory", tetherSQLite = "tether-sqlite", tetherSSE = "tether-sse", mosquitto, nats
+        case tetherMemory = "tether-memory", tetherSQLite = "tether-sqlite", tetherSSE = "tether-sse", tetherSocketIO = "tether-socketio", mosquitto, nats
 
         /// What subscribers speak.
         var wire: WireProtocol {
             switch self {
             case .tetherMemory, .tetherSQLite: .tether
             case .tetherSSE: .sse
+            case .tetherSocketIO: .socketio
             case .mosquitto: .mqtt
             case .nats: .nats
             }
         }
-        /// What the producer speaks: SSE has no way back, so its producer publishes over WebSocket.
-        var producerWire: WireProtocol { wire == .sse ? .tether : wire }
-        var isTether: Bool { wire == .tether || wire == .sse }
-        /// Subscribers acknowledge (SSE cannot: the relay counts a written event as acknowledged).
-        var acks: Bool { wire != .sse }
+        /// What the producer speaks: every Tether producer publishes over WebSocket (SSE has no
+        /// way back; the Socket.IO client here only subscribes).
+        var producerWire: WireProtocol { isTether ? .tether : wire }
+        var isTether: Bool { wire == .tether || wire == .sse || wire == .socketio }
+        /// Subscribers acknowledge (SSE and Socket.IO do not: the relay counts a written or
+        /// queued event as delivered).
+        var acks: Bool { wire != .sse && wire != .socketio }
         /// Keeps accepted events across a restart (what the SIGKILL figure is about).
-        var durable: Bool { self != .tetherMemory && self != .tetherSSE }
+        var durable: Bool { self == .tetherSQLite || !isTether }
     }
 
     let kind: Kind
@@ -52,7 +55,7 @@ final class PeerServer {
         process.standardError = output
         var environment = ProcessInfo.processInfo.environment
         switch kind {
-        case .tetherMemory, .tetherSQLite, .tetherSSE:
+        case .tetherMemory, .tetherSQLite, .tetherSSE, .tetherSocketIO:
             process.executableURL = URL(fileURLWithPath: tether)
             process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--log-level", "notice",
                                  "--store", kind == .tetherSQLite ? "sqlite" : "memory", "--state-dir", directory + "/state"]
@@ -192,7 +195,7 @@ final class PeerServer {
     /// One line for the report: what each server is.
     static func version(of kind: Kind, tether: String) -> String {
         switch kind {
-        case .tetherMemory, .tetherSQLite, .tetherSSE:
+        case .tetherMemory, .tetherSQLite, .tetherSSE, .tetherSocketIO:
             let commit = run("/usr/bin/git", ["rev-parse", "--short", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
             return "tether (git \(commit))"
         case .mosquitto:

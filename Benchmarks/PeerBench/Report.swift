@@ -28,6 +28,10 @@ struct Report {
             lines.append("")
             lines.append("tether-sse: memory store, subscribers over Server-Sent Events, which has no acks (the relay counts an event written to the socket as acknowledged); its producer publishes over WebSocket; replay resumes with `Last-Event-ID`" + (sizes.sseCursorResume ? " — here by `client_id` alone (`--sse-resume cursor`)." : "."))
         }
+        if kinds.contains(.tetherSocketIO) {
+            lines.append("")
+            lines.append("tether-socketio: memory store, subscribers over Socket.IO v5 on Engine.IO v4's WebSocket transport, which has no per-event acks (the relay counts an event queued to the socket as delivered); its producer publishes over WebSocket; replay resumes with the seed's `last_sequence` and arrives as one `event_replay`.")
+        }
         lines.append("")
         lines.append("Tether as a ratio to each peer (ratio of medians, same run; > 1 means Tether is higher: better for deliveries/s and surviving events, worse for CPU, latency, replay time and memory):")
         lines.append("")

@@ -39,7 +39,7 @@ if arguments.count > 1, arguments[1] == "subscribe" {
 let flags = options(arguments.dropFirst())
 if flags["help"] != nil {
     print("""
-        usage: tether-peer-bench [--smoke 1] [--runs N] [--targets tether-memory,tether-sqlite,mosquitto,nats]
+        usage: tether-peer-bench [--smoke 1] [--runs N] [--targets tether-memory,tether-sqlite,tether-sse,tether-socketio,mosquitto,nats]
                                  [--tether PATH] [--json FILE] [--work DIR] [--deliveries N]
                                  [--sse-resume last-event-id|cursor]
         """)
