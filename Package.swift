@@ -272,6 +272,7 @@ let package = Package(
         .executableTarget(
             name: "tether-peer-bench",
             dependencies: [
+                "TetherTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

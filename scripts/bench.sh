@@ -18,7 +18,9 @@ cat bench-results/core-fanout.md
 # counter; the difference over (events x 9) is allocations per event per extra subscriber.
 gcc -O2 -shared -fPIC -o bench-results/malloc_count.so Benchmarks/MallocCount/malloc_count.c
 events=$([ "$smoke" = 1 ] && echo 20000 || echo 200000)
-count() { LD_PRELOAD=$PWD/bench-results/malloc_count.so $bin/tether-core-bench --events "$events" --runs 1 --subscribers "$1" 2>&1 >/dev/null | sed -n 's/^malloc_count: \([0-9]*\) allocations$/\1/p'; }
+# Heap allocations of a whole command: runs it under the counter, prints only the count.
+allocations() { LD_PRELOAD=$PWD/bench-results/malloc_count.so "$@" 2>&1 >/dev/null | sed -n 's/^malloc_count: \([0-9]*\) allocations$/\1/p'; }
+count() { allocations $bin/tether-core-bench --events "$events" --runs 1 --subscribers "$1"; }
 one=$(count 1); ten=$(count 10)
 {
   echo
@@ -29,10 +31,7 @@ swift build -c "$config" --product tether-metrics-bench
 echo "bench: metric exporters" >&2
 $bin/tether-metrics-bench --smoke=$smoke > bench-results/metrics-scrape.md
 # Allocations per scrape: the same set-up rendering 10 and 110 scrapes under the malloc counter.
-scrape_allocations() {
-  LD_PRELOAD=$PWD/bench-results/malloc_count.so $bin/tether-metrics-bench --allocations="$1,$2,$3" 2>&1 >/dev/null \
-    | sed -n 's/^malloc_count: \([0-9]*\) allocations$/\1/p'
-}
+scrape_allocations() { allocations $bin/tether-metrics-bench --allocations="$1,$2,$3"; }
 {
   echo
   echo "Allocations per scrape (malloc calls, \`LD_PRELOAD\` counter; (count at 110 scrapes - count at 10) / 100):"

@@ -1,4 +1,5 @@
 import Foundation
+import TetherTesting
 
 /// A server under test, started as its own process on 127.0.0.1 with a private data directory,
 /// and measured from outside through /proc (CPU ticks, VmRSS). Owned by the coordinator thread.
@@ -38,7 +39,7 @@ final class PeerServer {
         self.kind = kind
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        self.port = try port ?? (kind.isTether ? 0 : Self.freePort())
+        self.port = try port ?? (kind.isTether ? 0 : freeLoopbackPort())
         self.process = Process()
         try launch(tether: tether)
     }
@@ -154,23 +155,6 @@ final class PeerServer {
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning, Date() < deadline { usleep(20_000) }
         kill9()
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw PeerError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     static func accepts(port: Int) -> Bool {

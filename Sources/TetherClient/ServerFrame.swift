@@ -41,6 +41,9 @@ enum ServerFrame: Sendable {
     case error(code: String, message: String, id: String?, close: Int?)
     case other
 
+    /// `{"type":"event",`: what an event object of an `events` frame lacks to be an `event` frame.
+    static let eventFramePrefix = Array("{\"type\":\"event\",".utf8)
+
     static func parse(_ bytes: [UInt8]) -> ServerFrame? {
         let scanner = JSONScanner(maxDepth: 256)
         guard let document = try? scanner.validateDocument(bytes, in: bytes.indices),
@@ -77,7 +80,10 @@ enum ServerFrame: Sendable {
                 let event = Fields(bytes: bytes, members: members)
                 guard let seq = event.unsigned("seq"), let data = event.range("data") else { return nil }
                 // Each event's own frame, as the single-event form would have carried it.
-                let frame = Array("{\"type\":\"event\",".utf8) + bytes[(element.lowerBound + 1)..<element.upperBound]
+                var frame: [UInt8] = []
+                frame.reserveCapacity(Self.eventFramePrefix.count + element.count - 1)
+                frame += Self.eventFramePrefix
+                frame += bytes[(element.lowerBound + 1)..<element.upperBound]
                 events.append(ReceivedEvent(seq: seq, topic: event.string("topic") ?? "", time: event.string("time") ?? "", data: Array(bytes[data]), frame: frame))
             }
             return .events(events)

@@ -108,12 +108,10 @@ public actor TetherClient {
     static func tlsIPHost(_ url: String) -> String? {
         guard url.lowercased().hasPrefix("wss://") else { return nil }
         let authority = url.dropFirst(6).prefix { $0 != "/" && $0 != "?" }
-        let host: Substring
         if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-            return String(authority[authority.index(after: authority.startIndex)..<close])
-        } else {
-            host = authority.split(separator: ":", maxSplits: 1).first ?? authority
+            return String(authority[authority.index(after: authority.startIndex)..<close])  // IPv6
         }
+        let host = authority.split(separator: ":", maxSplits: 1).first ?? authority
         let isIPv4 = host.split(separator: ".", omittingEmptySubsequences: false).count == 4 && host.allSatisfy { $0.isNumber || $0 == "." }
         return isIPv4 ? String(host) : nil
     }

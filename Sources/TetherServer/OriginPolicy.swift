@@ -35,28 +35,33 @@ public struct OriginPolicy: Sendable, Equatable {
         }
     }
 
-    /// Whether a request carrying `origin` and addressed to `host` (its `Host` header) may pass.
-    public func allows(origin: String, host: String?) -> Bool {
-        if allowsAny || Self.isNonBrowser(origin) { return true }
-        guard let origin = Self.normalised(origin) else { return false }
-        if let host, Self.authority(of: origin) == Self.normalisedAuthority(host, scheme: Self.scheme(of: origin)) {
-            return true
+    /// What the relay does with a request that carries an `Origin`.
+    public enum Decision: Sendable, Equatable {
+        /// The relay's own page, or a non-browser client: served, no CORS headers needed.
+        case sameOrigin
+        /// Another site's page that `allowed-origins` lets in: served with CORS headers.
+        case allowedCrossOrigin
+        /// Another site's page: 403 `origin_not_allowed`.
+        case refused
+    }
+
+    /// The decision for a request carrying `origin`, addressed to `host` (its `Host` header).
+    public func decide(origin: String, host: String?) -> Decision {
+        if Self.isNonBrowser(origin) { return .sameOrigin }
+        let normalised = Self.normalised(origin)
+        if let normalised, let host,
+            Self.authority(of: normalised) == Self.normalisedAuthority(host, scheme: Self.scheme(of: normalised)) {
+            return .sameOrigin
         }
-        return allowed.contains(origin)
+        if allowsAny { return .allowedCrossOrigin }
+        if let normalised, allowed.contains(normalised) { return .allowedCrossOrigin }
+        return .refused
     }
 
     /// Whether `origin` has a WebSocket scheme, which only non-browser clients send.
     static func isNonBrowser(_ origin: String) -> Bool {
         let lower = origin.lowercased()
         return lower.hasPrefix("ws://") || lower.hasPrefix("wss://")
-    }
-
-    /// Whether `origin` is the relay's own, or a non-browser client's (no CORS headers are
-    /// needed for either).
-    func isSameOrigin(_ origin: String, host: String?) -> Bool {
-        if Self.isNonBrowser(origin) { return true }
-        guard let origin = Self.normalised(origin), let host else { return false }
-        return Self.authority(of: origin) == Self.normalisedAuthority(host, scheme: Self.scheme(of: origin))
     }
 
     /// `scheme://host[:port]`, lower-cased, default port dropped; `nil` for `null` or anything
@@ -103,17 +108,18 @@ struct OriginMiddleware: RouterMiddleware {
         guard let origin = request.headers[.origin] else {
             return try await next(request, context)
         }
-        let host = request.head.authority
-        guard policy.allows(origin: origin, host: host) else {
+        switch policy.decide(origin: origin, host: request.head.authority) {
+        case .sameOrigin:
+            return try await next(request, context)
+        case .refused:
             let error = RelayError(
                 .originNotAllowed,
                 "pages from \(origin) may not use this relay; add the origin to allowed-origins (--allowed-origins \(origin)) if they should"
             )
             relay.noteRefusal(error, client: context.remoteHost)
             return JSONErrorMiddleware<Context>.response(for: error)
-        }
-        if policy.isSameOrigin(origin, host: host) {
-            return try await next(request, context)
+        case .allowedCrossOrigin:
+            break
         }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             var headers = HTTPFields()
