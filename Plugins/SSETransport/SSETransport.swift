@@ -104,7 +104,7 @@ struct SSEResumeRequest {
         if let lastEventID, !lastEventID.isEmpty {
             // "<epoch>:<seq>", as this transport writes ids; a bare number is a seq of an unknown epoch.
             let parts = lastEventID.split(separator: ":", maxSplits: 1)
-            guard let seq = UInt64(parts.last ?? "") else {
+            guard let seq = ClientSequence.parse(parts.last ?? "") else {
                 throw RelayError(.malformed, "Last-Event-ID \"\(lastEventID)\" is not <epoch>:<seq> as this relay writes ids")
             }
             hello.lastSequence = seq

@@ -50,18 +50,28 @@ public struct RecentEvents: Sendable {
     /// Whether events after `seq` can be served from here (nothing between `seq` and the window).
     public func covers(after seq: UInt64) -> Bool {
         guard let first = events.first?.seq else { return true }
-        return seq + 1 >= first
+        return seq >= first - 1  // sequences start at 1, so `first - 1` cannot underflow
     }
 
-    /// Appends to `buffer` up to `limit` held events with `seq > after`. Does not allocate when
+    /// Appends to `buffer` up to `limit` held events with `seq > after`, ending early once they
+    /// hold `maxBytes` (at least one is appended when any follows). Does not allocate when
     /// `buffer` has the capacity. Returns how many it appended.
     @discardableResult
-    public func read(after seq: UInt64, limit: Int, into buffer: inout [Event]) -> Int {
-        guard let first = events.first?.seq, limit > 0 else { return 0 }
-        let start = seq + 1 <= first ? 0 : Int(seq + 1 - first)
-        guard start < events.count else { return 0 }
+    public func read(after seq: UInt64, limit: Int, maxBytes: Int = .max, into buffer: inout [Event]) -> Int {
+        // Written so that no `seq` overflows: anything at or past the newest held reads nothing.
+        guard let first = events.first?.seq, let last = events.last?.seq, seq < last, limit > 0 else { return 0 }
+        let start = seq < first ? 0 : Int(seq - first) + 1
         let end = min(events.count, start + limit)
-        for index in start..<end { buffer.append(events[index]) }
+        if maxBytes == .max {
+            for index in start..<end { buffer.append(events[index]) }
+            return end - start
+        }
+        var bytes = 0
+        for index in start..<end {
+            buffer.append(events[index])
+            bytes += events[index].retainedBytes
+            if bytes >= maxBytes { return index - start + 1 }
+        }
         return end - start
     }
 }

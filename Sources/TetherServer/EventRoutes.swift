@@ -52,7 +52,7 @@ struct EventRoutes {
     @Sendable func poll(_ request: Request, context: TetherRequestContext) async throws -> Response {
         try relay.configuration.access.check(request.bearerToken, for: .subscribe)
         let query = request.uri.queryParameters
-        let after = try Self.parameter(query, "after", default: 0, max: .max)
+        let after = try Self.parameter(query, "after", default: 0, max: ClientSequence.max)
         let limit = try Self.parameter(query, "limit", default: 100, max: 10_000)
         let (log, events) = try await relay.events(after: after, limit: Int(limit))
         var writer = JSONWriter(capacity: 64 + events.reduce(0) { $0 + $1.data.count + 96 })
@@ -73,7 +73,7 @@ struct EventRoutes {
 
     static func parameter(_ query: Parameters, _ name: String, default value: UInt64, max: UInt64) throws(RelayError) -> UInt64 {
         guard let text = query[name[...]] else { return value }
-        guard let parsed = UInt64(text), parsed <= max else {
+        guard let parsed = ClientSequence.parse(text), parsed <= max else {
             throw RelayError(.malformed, "query parameter \(name)=\(text) is not a whole number from 0 to \(max)")
         }
         return parsed

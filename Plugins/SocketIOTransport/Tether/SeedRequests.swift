@@ -120,9 +120,6 @@ struct SeedRequests: Sendable {
     private func number(_ key: String, of event: SocketIOEvent) -> UInt64? {
         let bytes = member(key, of: event) ?? event.arguments.first.flatMap { $0.first == UInt8(ascii: "{") ? nil : $0 }
         guard let bytes else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        if let value = UInt64(text) { return value }
-        if let value = Double(text), value >= 0, value < 1e18, value.rounded() == value { return UInt64(value) }
-        return nil
+        return ClientSequence.parse(json: String(decoding: bytes, as: UTF8.self))
     }
 }

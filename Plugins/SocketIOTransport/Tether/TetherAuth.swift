@@ -88,7 +88,7 @@ struct TetherAuth: Sendable, Hashable {
     static func offset(epoch: Epoch, seq: UInt64) -> String { epoch.rawValue + ":" + String(seq) }
 
     static func split(offset: String) -> (epoch: Epoch, seq: UInt64)? {
-        guard let colon = offset.lastIndex(of: ":"), let seq = UInt64(offset[offset.index(after: colon)...]) else { return nil }
+        guard let colon = offset.lastIndex(of: ":"), let seq = ClientSequence.parse(offset[offset.index(after: colon)...]) else { return nil }
         return (Epoch(rawValue: String(offset[..<colon])), seq)
     }
 
@@ -106,9 +106,8 @@ struct TetherAuth: Sendable, Hashable {
         var text = String(decoding: bytes[range], as: UTF8.self)
         if text == "null" { return nil }
         if text.hasPrefix("\"") { text = String(text.dropFirst().dropLast()) }
-        if let value = UInt64(text) { return value }
-        if let value = Double(text), value >= 0, value < 1e18, value.rounded() == value { return UInt64(value) }
-        throw RelayError(.malformed, "auth.\(key) must be a whole number from 0, not \(text)")
+        if let value = ClientSequence.parse(json: text) { return value }
+        throw RelayError(.malformed, "auth.\(key) must be \(ClientSequence.rule), not \(text.prefix(40))")
     }
 
     private static func topics(_ bytes: [UInt8], _ range: Range<Int>) throws(RelayError) -> [String]? {
