@@ -81,12 +81,19 @@ public final class MemoryBufferStore: BufferStore {
         }
     }
 
-    public func read(after seq: UInt64, limit: Int) async throws -> [Event] {
+    public func read(after seq: UInt64, limit: Int, maxBytes: Int) async throws -> [Event] {
         log.withLock { log in
-            guard let first = log.events.first?.seq, limit > 0 else { return [] }
-            let start = seq < first ? 0 : Int(seq - first + 1)
-            guard start < log.events.count else { return [] }
-            return Array(log.events[start..<min(log.events.count, start + limit)])
+            guard let first = log.events.first?.seq, let last = log.events.last?.seq, seq < last, limit > 0 else { return [] }
+            let start = seq < first ? 0 : Int(seq - first) + 1
+            var events: [Event] = []
+            var bytes = 0
+            for index in start..<min(log.events.count, start + limit) {
+                let event = log.events[index]
+                events.append(event)
+                bytes += event.retainedBytes
+                if bytes >= maxBytes { break }
+            }
+            return events
         }
     }
 

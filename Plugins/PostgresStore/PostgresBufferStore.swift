@@ -95,8 +95,8 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
         return outcome
     }
 
-    public func read(after seq: UInt64, limit: Int) async throws -> [Event] {
-        guard limit > 0 else { return [] }
+    public func read(after seq: UInt64, limit: Int, maxBytes: Int) async throws -> [Event] {
+        guard limit > 0, seq < UInt64(Int64.max) else { return [] }
         let logger = self.logger
         return try await run("read") { connection in
             let rows = try await connection.query(
@@ -104,8 +104,13 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
                 logger: logger
             )
             var events: [Event] = []
+            var bytes = 0
+            // Rows stream from the server; stopping at the byte bound leaves the rest unread.
             for try await (seq, topic, time, data, producerID) in rows.decode((Int64, String, Double, ByteBuffer, String?).self) {
-                events.append(Event(seq: UInt64(seq), topic: topic, time: Date(timeIntervalSince1970: time), data: Array(buffer: data), producerID: producerID))
+                let event = Event(seq: UInt64(seq), topic: topic, time: Date(timeIntervalSince1970: time), data: Array(buffer: data), producerID: producerID)
+                bytes += event.retainedBytes
+                events.append(event)
+                if bytes >= maxBytes { break }
             }
             return events
         }

@@ -177,7 +177,7 @@ public final class SQLiteBufferStore: ClientRecordStore {
         return outcome
     }
 
-    public func read(after seq: UInt64, limit: Int) async throws -> [Event] {
+    public func read(after seq: UInt64, limit: Int, maxBytes: Int) async throws -> [Event] {
         guard limit > 0, seq < UInt64(Int64.max) else { return [] }
         return try await database().read { db in
             let statement = try db.cachedStatement(
@@ -186,13 +186,14 @@ public final class SQLiteBufferStore: ClientRecordStore {
             var events: [Event] = []
             events.reserveCapacity(min(limit, 4096))
             let rows = try Row.fetchCursor(statement, arguments: [Int64(seq), limit])
-            while let row = try rows.next() {
+            var bytes = 0
+            while bytes < maxBytes, let row = try rows.next() {
                 let seq: Int64 = row[0]
                 let time: Double = row[1]
                 let data = try row.withUnsafeData(atIndex: 4) { bytes in bytes.map { [UInt8]($0) } ?? [] }
-                events.append(
-                    Event(seq: UInt64(seq), topic: row[2], time: Date(timeIntervalSince1970: time), data: data, producerID: row[3])
-                )
+                let event = Event(seq: UInt64(seq), topic: row[2], time: Date(timeIntervalSince1970: time), data: data, producerID: row[3])
+                bytes += event.retainedBytes
+                events.append(event)
             }
             return events
         }

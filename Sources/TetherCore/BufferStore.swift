@@ -23,8 +23,11 @@ public protocol BufferStore: Sendable {
     /// Appends events as one unit and returns the sequence number of each draft, in order.
     func append(_ drafts: [EventDraft]) async throws -> AppendOutcome
 
-    /// Up to `limit` retained events with `seq > after`, in order.
-    func read(after seq: UInt64, limit: Int) async throws -> [Event]
+    /// Up to `limit` retained events with `seq > after`, in order, ending early once the events
+    /// read hold `maxBytes` (``Event/retainedBytes``): what one read costs is bounded by bytes, not
+    /// only by count, whatever the events' size. When any event follows `after`, at least one is
+    /// returned, so a reader always makes progress.
+    func read(after seq: UInt64, limit: Int, maxBytes: Int) async throws -> [Event]
 
     /// Removes events that the policy no longer retains at `now`.
     func trim(_ policy: RetentionPolicy, now: Date) async throws -> TrimOutcome
@@ -34,6 +37,14 @@ public protocol BufferStore: Sendable {
 
     /// Flushes and releases the store. No other method is called afterwards.
     func close() async throws
+}
+
+extension BufferStore {
+    /// Up to `limit` retained events with `seq > after`, in order, with no byte bound (tests,
+    /// small logs). The relay always bounds its reads.
+    public func read(after seq: UInt64, limit: Int) async throws -> [Event] {
+        try await read(after: seq, limit: limit, maxBytes: .max)
+    }
 }
 
 /// Where a log stands: its epoch, its newest and oldest retained sequence numbers and its size.

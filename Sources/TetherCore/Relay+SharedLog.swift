@@ -34,7 +34,7 @@ extension Relay {
     public func catchUp(to target: UInt64, pageSize: Int = 1024) async throws -> UInt64 {
         var head = logState.head
         while head < target {
-            let events = try await store.read(after: head, limit: max(1, pageSize))
+            let events = try await store.read(after: head, limit: max(1, pageSize), maxBytes: configuration.readPageBytes)
             guard let last = events.last else { break }
             let waiting = log.withLock { view -> [UnsafeContinuation<Void, Never>] in
                 let fresh = events.drop { $0.seq <= view.state.head }

@@ -66,7 +66,10 @@ public final class Relay: Sendable {
             }
             if !saved.isEmpty { logger.info("restored client records", metadata: ["clients": "\(saved.count)"]) }
         }
-        let recent = try await store.read(after: max(state.head, UInt64(configuration.recentEvents)) - UInt64(configuration.recentEvents), limit: configuration.recentEvents)
+        let recent = try await store.read(
+            after: max(state.head, UInt64(configuration.recentEvents)) - UInt64(configuration.recentEvents),
+            limit: configuration.recentEvents, maxBytes: configuration.recentBytes
+        )
         log.withLock { view in
             view.state = state
             view.recent.append(contentsOf: recent)
@@ -158,15 +161,16 @@ public final class Relay: Sendable {
 
     // MARK: Reading
 
-    /// Up to `limit` retained events after `seq`, for pollers and debugging.
+    /// Up to `limit` retained events after `seq`, for pollers and debugging; a page read from the
+    /// store ends early at ``RelayConfiguration/readPageBytes`` (callers continue after its last).
     public func events(after seq: UInt64, limit: Int) async throws(RelayError) -> (log: LogState, events: [Event]) {
         var buffer: [Event] = []
         let (state, covered) = log.withLock { view in
-            (view.state, view.recent.covers(after: seq) ? view.recent.read(after: seq, limit: limit, into: &buffer) : -1)
+            (view.state, view.recent.covers(after: seq) ? view.recent.read(after: seq, limit: limit, maxBytes: configuration.readPageBytes, into: &buffer) : -1)
         }
-        if covered >= 0 { return (state, buffer) }
+        if covered >= 0 || seq >= state.head { return (state, buffer) }
         do {
-            return (state, try await store.read(after: seq, limit: limit))
+            return (state, try await store.read(after: seq, limit: limit, maxBytes: configuration.readPageBytes))
         } catch {
             throw .storeUnavailable(error)
         }

@@ -19,6 +19,10 @@ public struct RelayConfiguration: Sendable, Hashable {
     /// The in-memory window of newest events that live fan-out reads from.
     public var recentEvents = 8192
     public var recentBytes = 64 << 20
+    /// Most bytes (``Event/retainedBytes``) one store read may return: a poll page, a replay page,
+    /// a topic-filtered scan. What one client asks for costs at most this much memory at a time,
+    /// however large the log's events are; a page always holds at least one event.
+    public var readPageBytes = 1 << 20
     /// Most events the relay hands one store append (group commit batch).
     public var maxAppendBatch = 4096
     /// Seconds a failed append keeps the relay unready (`/readyz` 503) after health sweeps start

@@ -86,9 +86,9 @@ public struct WedgeableStore: BufferStore {
         return try await base.append(drafts)
     }
 
-    public func read(after seq: UInt64, limit: Int) async throws -> [Event] {
+    public func read(after seq: UInt64, limit: Int, maxBytes: Int) async throws -> [Event] {
         try await wedge.passage()
-        return try await base.read(after: seq, limit: limit)
+        return try await base.read(after: seq, limit: limit, maxBytes: maxBytes)
     }
 
     public func trim(_ policy: RetentionPolicy, now: Date) async throws -> TrimOutcome {
@@ -119,7 +119,7 @@ public struct WedgeableRecordStore: ClientRecordStore {
 
     public func open() async throws -> LogState { try await inner.open() }
     public func append(_ drafts: [EventDraft]) async throws -> AppendOutcome { try await inner.append(drafts) }
-    public func read(after seq: UInt64, limit: Int) async throws -> [Event] { try await inner.read(after: seq, limit: limit) }
+    public func read(after seq: UInt64, limit: Int, maxBytes: Int) async throws -> [Event] { try await inner.read(after: seq, limit: limit, maxBytes: maxBytes) }
     public func trim(_ policy: RetentionPolicy, now: Date) async throws -> TrimOutcome { try await inner.trim(policy, now: now) }
     public func state() async throws -> LogState { try await inner.state() }
     public func close() async throws { try await inner.close() }

@@ -33,7 +33,7 @@ import TetherTesting
             log.announce(outcome.log.head)
             return outcome
         }
-        func read(after seq: UInt64, limit: Int) async throws -> [Event] { try await log.base.read(after: seq, limit: limit) }
+        func read(after seq: UInt64, limit: Int, maxBytes: Int) async throws -> [Event] { try await log.base.read(after: seq, limit: limit, maxBytes: maxBytes) }
         func trim(_ policy: RetentionPolicy, now: Date) async throws -> TrimOutcome { try await log.base.trim(policy, now: now) }
         func state() async throws -> LogState { try await log.base.state() }
         func close() async throws {}
