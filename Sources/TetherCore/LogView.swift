@@ -53,6 +53,13 @@ extension Relay {
         }
     }
 
+    /// The gap for events a store read found trimmed, with the reason its trim history (or the
+    /// relay's view of it) records; `evicted` when neither knows yet.
+    func trimGap(from: UInt64, to: UInt64, trims: TrimHistory?) -> Gap {
+        let reason = trims?.reason(for: to) ?? logState.trims.reason(for: to) ?? .evicted
+        return Gap(from: from, to: to, reason: reason)
+    }
+
     /// Suspends the session until the head passes `position` or someone wakes it.
     func waitForChange(session id: UInt64, after position: UInt64?) async {
         await withTaskCancellationHandler {

@@ -89,21 +89,49 @@ public final class Session: Sendable {
             case .events:
                 if deliver(from: start, free: free, in: &buffer) { return nil }
             case .readStore:
-                let events: [Event]
-                do {
-                    events = try await relay.store.read(after: position, limit: scan)
-                } catch {
-                    throw RelayError.storeUnavailable(error)
-                }
-                guard !events.isEmpty else {
-                    // The log moved on under us (trimmed); the next read reports the gap.
+                switch try await readStore(after: position, limit: scan, into: &buffer) {
+                case .events:
+                    if deliver(from: start, free: free, in: &buffer) { return nil }
+                case .gap(let gap):
+                    skip(gap)
+                    return .gap(gap)
+                case .caughtUp:
                     await relay.waitForChange(session: id, after: position)
+                case .readStore:
                     continue
                 }
-                buffer.append(contentsOf: events)
-                if deliver(from: start, free: free, in: &buffer) { return nil }
             }
         }
+    }
+
+    /// Reads the store after `position` and proves continuity: the first event read must be
+    /// `position + 1` and each next one follows the last. The log may have been trimmed between
+    /// ``Relay/readLive(after:limit:into:)`` and this read (a count cap evicting under a fast
+    /// producer, a TTL sweep); what is missing is then a declared gap, never a silent skip.
+    /// Appends only a contiguous run to `buffer`.
+    private func readStore(after position: UInt64, limit: Int, into buffer: inout [Event]) async throws -> LiveRead {
+        let events: [Event]
+        do {
+            events = try await relay.store.read(after: position, limit: limit, maxBytes: relay.configuration.readPageBytes)
+        } catch {
+            throw RelayError.storeUnavailable(error)
+        }
+        guard let first = events.first else {
+            // Nothing retained after `position`: either nothing newer exists yet, or all of it
+            // was trimmed. Only the store knows which; the relay's view may lag behind it.
+            let log: LogState
+            do { log = try await relay.store.state() } catch { throw RelayError.storeUnavailable(error) }
+            guard log.head > position else { return .caughtUp }
+            guard log.oldest > position + 1 else { return .readStore }  // appended meanwhile: read again
+            return .gap(relay.trimGap(from: position + 1, to: log.oldest - 1, trims: log.trims))
+        }
+        guard first.seq == position + 1 else {
+            return .gap(relay.trimGap(from: position + 1, to: first.seq - 1, trims: nil))
+        }
+        var count = 1
+        while count < events.count, events[count].seq == events[count - 1].seq + 1 { count += 1 }
+        buffer.append(contentsOf: events.prefix(count))
+        return .events(count: count)
     }
 
     /// Filters the freshly read `buffer[start...]` by topic, keeps at most `free`, and advances

@@ -29,6 +29,15 @@ struct PostgresBufferStoreTests {
         try await BufferStoreConformance.run(check) { retention in try await Self.makeStore(retention: retention) }
     }
 
+    /// Invariant 2 over PostgreSQL: trims that race reads never make a silent skip.
+    @Test func continuityModelFindsNoUndeclaredHole() async throws {
+        var total = ContinuityModel.Report()
+        for seed in UInt64(0)..<25 {
+            total += try await ContinuityModel.run(seed: seed, steps: 150) { retention in try await Self.makeStore(retention: retention) }
+        }
+        #expect(total.racedReads > 10 && total.gaps > 10, "raced \(total.racedReads), gaps \(total.gaps)")
+    }
+
     @Test func twoStoresOverOneDatabaseShareEpochAndOrder() async throws {
         let cluster = try await PostgresCluster.shared()
         let url = try cluster.createDatabase("shared_\(getpid())")

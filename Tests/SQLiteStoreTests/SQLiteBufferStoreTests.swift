@@ -18,6 +18,19 @@ struct SQLiteBufferStoreTests {
         }
     }
 
+    /// Invariant 2 over real SQLite files: trims that race reads never make a silent skip.
+    @Test func continuityModelFindsNoUndeclaredHole() async throws {
+        var total = ContinuityModel.Report()
+        for seed in UInt64(0)..<200 {
+            let directory = try temporaryDirectory(prefix: "sqlite-continuity")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            total += try await ContinuityModel.run(seed: seed, steps: 150) { retention in
+                SQLiteBufferStore(configuration: .init(path: directory.appendingPathComponent("tether.sqlite").path, retention: retention))
+            }
+        }
+        #expect(total.racedReads > 100 && total.gaps > 100, "raced \(total.racedReads), gaps \(total.gaps)")
+    }
+
     @Test func epochHeadEventsTrimsAndClientsSurviveReopen() async throws {
         let directory = try temporaryDirectory(prefix: "sqlite-reopen")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,4 +1,5 @@
 import Testing
+import TetherTesting
 import TetherCore
 
 @Suite struct ConnectionStateTests {
@@ -72,18 +73,5 @@ import TetherCore
         #expect(QualityScore.compute(perfect) == 1)
         let dead = QualityScore.Inputs(recentReconnects: 30, delivered: 100, acked: 0, overdue: 100, connectedSeconds: 0, knownSeconds: 600, silentSeconds: 600, rttSeconds: 5)
         #expect(QualityScore.compute(dead) < 0.05)
-    }
-}
-
-/// A small seeded generator (SplitMix64) for reproducible random cases.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
