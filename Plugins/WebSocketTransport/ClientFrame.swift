@@ -89,13 +89,10 @@ enum ClientFrame: Sendable {
             }
         }
 
-        /// A client id, token or epoch: a non-empty string of at most 256 bytes, no control characters.
+        /// A client id, token or epoch: the relay's ``NameRule``.
         func name(_ key: String, code: RelayError.Code) throws(RelayError) -> String? {
             guard let text = try string(key, code: code) else { return nil }
-            guard !text.isEmpty, text.utf8.count <= 256, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw RelayError(code, "\"\(key)\" must be 1 to 256 bytes without control characters")
-            }
-            return text
+            return try NameRule.check(text, field: "\"\(key)\"", code: code)
         }
 
         func bool(_ key: String, code: RelayError.Code) throws(RelayError) -> Bool? {
@@ -109,8 +106,8 @@ enum ClientFrame: Sendable {
 
         func unsigned(_ key: String, code: RelayError.Code) throws(RelayError) -> UInt64? {
             guard let range = value(key) else { return nil }
-            guard let number = UInt64(String(decoding: bytes[range], as: UTF8.self)) else {
-                throw RelayError(code, "\"\(key)\" must be a whole number from 0 to \(UInt64.max)")
+            guard let number = ClientSequence.parse(String(decoding: bytes[range], as: UTF8.self)) else {
+                throw RelayError(code, "\"\(key)\" must be \(ClientSequence.rule)")
             }
             return number
         }

@@ -129,7 +129,7 @@ public struct JSONScanner: Sendable {
                         i += 6
                     }
                 }
-                // A lone surrogate cannot be a Unicode scalar; it becomes U+FFFD as in most decoders.
+                // The scan refuses lone surrogates, so this is a scalar for any scanned input.
                 scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
             }
         }
@@ -276,11 +276,7 @@ private struct Cursor {
                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 2
                 case UInt8(ascii: "u"):
-                    guard index + 6 <= end else { throw JSONSyntaxError(.unexpectedEnd, at: index) }
-                    for offset in 2..<6 where JSONScanner.hexValue(bytes[index + offset]) == nil {
-                        throw JSONSyntaxError(.invalidString, at: index + offset)
-                    }
-                    index += 6
+                    try unicodeEscape()
                 default:
                     throw JSONSyntaxError(.invalidString, at: index)
                 }
@@ -293,6 +289,38 @@ private struct Cursor {
             }
         }
         throw JSONSyntaxError(.unexpectedEnd, at: index)
+    }
+
+    /// Scans one `\uXXXX` escape at `index`, or a surrogate pair of two. A lone surrogate is
+    /// not a Unicode scalar: accepting it would let two different inputs decode to the same
+    /// U+FFFD (two producer ids, topics or client ids aliasing each other), so it is malformed.
+    mutating func unicodeEscape() throws(JSONSyntaxError) {
+        let code = try hex4Escape(at: index)
+        index += 6
+        switch code {
+        case 0xD800...0xDBFF:
+            guard index + 1 < end, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u"),
+                (0xDC00...0xDFFF).contains(try hex4Escape(at: index))
+            else { throw JSONSyntaxError(.invalidString, at: index - 6) }
+            index += 6
+        case 0xDC00...0xDFFF:
+            throw JSONSyntaxError(.invalidString, at: index - 6)
+        default:
+            break
+        }
+    }
+
+    /// The value of the `\uXXXX` escape starting at `start`.
+    private func hex4Escape(at start: Int) throws(JSONSyntaxError) -> UInt32 {
+        guard start + 6 <= end else { throw JSONSyntaxError(.unexpectedEnd, at: start) }
+        var value: UInt32 = 0
+        for offset in 2..<6 {
+            guard let digit = JSONScanner.hexValue(bytes[start + offset]) else {
+                throw JSONSyntaxError(.invalidString, at: start + offset)
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
     }
 
     /// Validates one multi-byte UTF-8 sequence (no overlongs, no surrogates, at most U+10FFFF).

@@ -110,11 +110,9 @@ public struct PublishRequestDecoder: Sendable {
         guard let topic, !topic.isEmpty else {
             throw RelayError(.invalidEvent, "\(which) has no \"topic\" (a non-empty string)")
         }
-        guard topic.utf8.count <= limits.maxNameBytes, !topic.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw RelayError(.invalidEvent, "\(which) has a topic longer than \(limits.maxNameBytes) bytes or with control characters")
-        }
-        if let producerID, producerID.isEmpty || producerID.utf8.count > limits.maxNameBytes {
-            throw RelayError(.invalidEvent, "\(which) has an \"id\" that is empty or longer than \(limits.maxNameBytes) bytes")
+        try NameRule.check(topic, field: "the \"topic\" of \(which)", code: .invalidEvent, maxBytes: limits.maxNameBytes)
+        if let producerID {
+            try NameRule.check(producerID, field: "the \"id\" of \(which)", code: .invalidEvent, maxBytes: limits.maxNameBytes)
         }
         let payload: [UInt8] = data.map { Array(body[$0]) } ?? Array("null".utf8)
         guard payload.count <= limits.maxEventBytes else {

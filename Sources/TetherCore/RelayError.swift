@@ -36,6 +36,8 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let tooManyConnections = Code(rawValue: "too_many_connections")
         public static let serverBusy = Code(rawValue: "server_busy")
         public static let tooManyTopics = Code(rawValue: "too_many_topics")
+        /// A client id, resume token or subscribed topic breaks the ``NameRule``.
+        public static let invalidName = Code(rawValue: "invalid_name")
     }
 
     public var code: Code

@@ -31,7 +31,7 @@ public enum LogDestination: String, Sendable, CaseIterable {
         case .journal:
             return { label in JournalLogHandler(label: label, level: level) }
         case .stderr, .auto:
-            return { label in ReloadableLevelLogHandler(StreamLogHandler.standardError(label: label), level: level) }
+            return { label in SingleLineLogHandler(ReloadableLevelLogHandler(StreamLogHandler.standardError(label: label), level: level)) }
         }
     }
 }

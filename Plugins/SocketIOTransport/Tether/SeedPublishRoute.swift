@@ -65,13 +65,12 @@ struct SeedPublishRoute: Sendable {
             for member in try members(body, item, scanner) where body[member.value.lowerBound] == UInt8(ascii: "\"") {
                 let text = try? JSONScanner.decodeString(body, quoted: member.value)
                 switch member.key {
-                case "type": if let text, !text.isEmpty, text.utf8.count <= decoder.limits.maxNameBytes { topic = text }
-                case "id": producerID = text.flatMap { $0.isEmpty || $0.utf8.count > decoder.limits.maxNameBytes ? nil : $0 }
+                // The seed's producers send free-form events: an unusable type keeps the default
+                // topic, an unusable id makes the event non-idempotent; neither is refused.
+                case "type": if let text, NameRule.isValid(text, maxBytes: decoder.limits.maxNameBytes) { topic = text }
+                case "id": producerID = text.flatMap { NameRule.isValid($0, maxBytes: decoder.limits.maxNameBytes) ? $0 : nil }
                 default: continue
                 }
-            }
-            guard !topic.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw RelayError(.invalidEvent, "event \(index) has a type with control characters")
             }
             drafts.append(EventDraft(topic: topic, data: Array(body[item]), producerID: producerID, time: now))
         }
