@@ -48,6 +48,9 @@ extension Relay {
     /// - Throws: ``RelayError/Code/resumeRefused`` for a known client id without its secret,
     ///   ``RelayError/Code/futureSequence`` for a sequence this epoch never assigned.
     public func subscribe(_ hello: Hello, transport: String, remote: String) async throws(RelayError) -> Session {
+        if let id = hello.clientID { try NameRule.check(id, field: "client_id", code: .invalidName) }
+        if let token = hello.resumeToken { try NameRule.check(token, field: "resume_token", code: .invalidName) }
+        for topic in hello.topics ?? [] { try NameRule.check(topic, field: "a subscribed topic", code: .invalidName) }
         let maxTopics = configuration.admission.maxTopicsPerClient
         if maxTopics > 0, let topics = hello.topics, topics.count > maxTopics {
             let error = RelayError(.tooManyTopics, "the subscription names \(topics.count) topics; the limit is \(maxTopics) per client (limits.max-topics-per-client)")
@@ -84,9 +87,9 @@ extension Relay {
             plan: plan, replayCount: replayCount, resumed: claim.known
         )
         let session = Session(id: sessionID, relay: self, welcome: welcome, topics: topics, window: configuration.window)
+        try await attach(session, claim: claim, plan: plan, transport: transport, remote: remote, now: time)
         if let gap = plan.gap { counters.countDropped(gap) }
         counters.replayed.add(UInt64(replayCount), ordering: .relaxed)
-        await attach(session, claim: claim, plan: plan, transport: transport, remote: remote, now: time)
         return session
     }
 
@@ -114,11 +117,19 @@ extension Relay {
         return Claim(record: record, known: false, issuedToken: token)
     }
 
-    private func attach(_ session: Session, claim: Claim, plan: ReplayPlan, transport: String, remote: String, now time: Date) async {
+    /// Binds the session to its client record, atomically with the identity check: of two
+    /// hellos that both found a new id free, the first to get here binds it and the other is
+    /// refused unless it holds the secret just bound (the same client racing itself).
+    ///
+    /// - Throws: ``RelayError/Code/resumeRefused`` when the id was bound meanwhile by another.
+    private func attach(_ session: Session, claim: Claim, plan: ReplayPlan, transport: String, remote: String, now time: Date) async throws(RelayError) {
         let epoch = logState.epoch
-        let (transitions, displaced) = clients.withLock { table -> ([Transition], Session?) in
+        let bound = clients.withLock { table -> (transitions: [Transition], displaced: Session?)? in
             var transitions: [Transition] = []
             // Re-read: the record may have changed since the claim (another session of this id).
+            if !claim.known, let other = table.records[claim.record.id], other.secret != claim.record.secret {
+                return nil
+            }
             var record = table.records[claim.record.id] ?? claim.record
             var displaced: Session?
             if let previous = record.sessionID, let old = table.sessions.removeValue(forKey: previous) {
@@ -156,6 +167,11 @@ extension Relay {
                 transitions.append(Transition(event: .replayGap, record: record, sessionID: session.id, message: "replay has a gap: seq \(gap.from)...\(gap.to) (\(gap.count) events) not delivered, reason \(gap.reason.rawValue)", seq: gap.to))
             }
             return (transitions, displaced)
+        }
+        guard let (transitions, displaced) = bound else {
+            counters.resumeRefused.add(1, ordering: .relaxed)
+            emit([Transition(event: .resumeRefused, record: claim.record, sessionID: session.id, message: "hello refused: client id \(claim.record.id) was bound by another connection a moment earlier")])
+            throw RelayError(.resumeRefused, "client id \(claim.record.id) was just claimed by another connection: resume it with its resume_token, or connect without a client_id to get a new one")
         }
         if claim.known { counters.reconnects.add(1, ordering: .relaxed) }
         if !claim.known, let durable = store as? any ClientRecordStore {
