@@ -26,6 +26,13 @@ enum DurableFile {
         return Int(info.st_size)
     }
 
+    /// Size and modification time to the nanosecond: any write to the file changes it.
+    static func stamp(_ path: String) -> [Int]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_ino)]
+    }
+
     private static func failure(_ operation: String, _ path: String) -> SQLiteStoreError {
         SQLiteStoreError(.unavailable, "\(operation) of \(path) failed: \(String(cString: strerror(errno)))")
     }

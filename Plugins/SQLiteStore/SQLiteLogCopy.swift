@@ -39,8 +39,17 @@ public enum SQLiteLogCopy {
         for leftover in [partial, partial + "-journal", partial + "-wal", partial + "-shm"] {
             try? FileManager.default.removeItem(atPath: leftover)
         }
+        // Without a -wal the main file is read with immutable=1, which creates nothing beside it
+        // but also takes no lock: if a relay opened it meanwhile, its change shows in the stamp.
+        let stamp = walPresent ? nil : DurableFile.stamp(source)
         do {
             let summary = try write(from: source, mainOnly: !walPresent, to: partial)
+            if let stamp, DurableFile.stamp(source) != stamp || (DurableFile.size(source + "-wal") ?? 0) > 0 {
+                throw SQLiteStoreError(
+                    .unavailable,
+                    "\(source) changed while it was copied (a relay opened it); nothing was copied. Run the command again"
+                )
+            }
             try DurableFile.sync(partial)
             try DurableFile.rename(partial, to: destination)
             return summary

@@ -25,10 +25,12 @@ struct SQLiteRefusedFileTests {
         case emptyWALModeFile
         /// A file of 0 bytes.
         case emptyFile
+        /// A Tether log written by a newer schema than this build reads.
+        case newerSchema
 
         var message: String {
             switch self {
-            case .foreignDatabase, .foreignWALDatabase: "is not a Tether log"
+            case .foreignDatabase, .foreignWALDatabase, .newerSchema: "is not a Tether log"
             case .truncatedMidPage, .truncatedAtAPage, .garbledPage: "is damaged or not an SQLite database"
             case .emptyWALModeFile, .emptyFile: "do not make one whole Tether log"
             }
@@ -71,6 +73,13 @@ struct SQLiteRefusedFileTests {
             try DatabasePool(path: path).close()
         case .emptyFile:
             FileManager.default.createFile(atPath: path, contents: Data())
+        case .newerSchema:
+            let store = SQLiteBufferStore(configuration: .init(path: path))
+            _ = try await store.open()
+            try await store.close()
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in try db.execute(sql: "UPDATE meta SET schema_version = 99") }
+            try queue.close()
         case .truncatedMidPage, .truncatedAtAPage, .garbledPage:
             let store = SQLiteBufferStore(configuration: .init(path: path))
             _ = try await store.open()
