@@ -234,6 +234,7 @@ let package = Package(
                 "TetherClient",
                 "TetherSystemd",
                 "MemoryStore",
+                "SQLiteStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -16,7 +16,9 @@ import Synchronization
 ///   so start-up reads them instead of the log (see ``SQLiteSchema``);
 /// - trims delete from the old end in bounded chunks, one transaction each, so an append never
 ///   waits behind a long delete;
-/// - a file that is not a healthy Tether log fails ``open()`` and is never written to.
+/// - a file that is not a healthy, whole Tether log fails ``open()`` and is never written to
+///   (``SQLiteFileCheck`` reads it read-only first);
+/// - after ``close()`` the main file alone holds the whole log (no `-wal` is left).
 ///
 /// Ownership: the database writer (GRDB's serial writer queue) owns all writes; `cache` mirrors
 /// the committed ``LogState`` and is replaced only on that queue, after a commit succeeded.
@@ -68,11 +70,23 @@ public final class SQLiteBufferStore: ClientRecordStore {
 
     // MARK: Opening and closing
 
-    /// Opens the database, creating the file and a new epoch only if there is no log yet.
+    /// Opens the database, creating the file and a new epoch only if there is no file yet.
     ///
-    /// - Throws: ``SQLiteStoreError`` naming the file when it is damaged or not a Tether log.
+    /// The files are first checked read-only (``SQLiteFileCheck``); only a whole Tether log is
+    /// then opened read-write. Opening merges what a crash left in the `-wal` into the main file
+    /// and marks the main file ``SQLiteSchema/Mark/open`` until ``close()``.
+    ///
+    /// - Throws: ``SQLiteStoreError`` naming the file when it is damaged, not a Tether log, or
+    ///   not whole (see ``SQLiteFileCheck``); such files are left as they were.
     public func open() async throws -> LogState {
         let path = configuration.path
+        do {
+            if try SQLiteFileCheck.inspect(path: path, quickCheck: configuration.checkOnOpen) == .absent {
+                try SQLiteSchema.createFile(at: path)
+            }
+        } catch {
+            throw SQLiteStoreError.opening(path: path, error)
+        }
         var options = GRDB.Configuration()
         options.label = "tether.sqlite"
         options.maximumReaderCount = 4
@@ -93,13 +107,16 @@ public final class SQLiteBufferStore: ClientRecordStore {
                 // After a checkpoint, truncate a WAL that a burst grew beyond 64 MiB.
                 try db.execute(sql: "PRAGMA journal_size_limit = \(64 << 20)")
                 if let maxPages = settings.maxPages { try db.execute(sql: "PRAGMA max_page_count = \(maxPages)") }
-                if settings.checkOnOpen {
-                    let verdict = try String.fetchAll(db, sql: "PRAGMA quick_check")
-                    guard verdict == ["ok"] else {
-                        throw SQLiteStoreError.corrupt(path: path, detail: "quick_check: " + verdict.prefix(3).joined(separator: "; "))
-                    }
+                // What a crash left in the -wal goes into the main file first; then the mark
+                // `open` is written and checkpointed, leaving the -wal non-empty from here on.
+                // (A checkpoint another process blocks is no error: the -wal is then non-empty too.)
+                _ = try? db.checkpoint(.truncate)
+                guard let state = try SQLiteSchema.inspect(db, path: path) else {
+                    throw SQLiteStoreError.notATetherLog(path: path, detail: "it holds no tables")
                 }
-                return try SQLiteSchema.prepare(db, path: path)
+                try db.execute(sql: "PRAGMA user_version = \(SQLiteSchema.Mark.open.rawValue)")
+                _ = try? db.checkpoint(.passive)
+                return state
             }
         } catch let error as SQLiteStoreError {
             try? opened.close()
@@ -113,10 +130,34 @@ public final class SQLiteBufferStore: ClientRecordStore {
         return state
     }
 
-    /// Closes every connection; the last close checkpoints the WAL into the database file.
+    /// Marks the main file closed, checkpoints the whole `-wal` into it and truncates the
+    /// `-wal`, then closes the readers before the writer, so the writer's close is the last and
+    /// SQLite removes `-wal` and `-shm`: `tether.sqlite` alone is then the whole log.
+    ///
+    /// - Throws: ``SQLiteStoreError`` when the checkpoint could not finish; the `-wal` then still
+    ///   holds the newest commits and must stay beside the main file (the next start merges it).
     public func close() async throws {
-        let opened = pool.withLock { pool in defer { pool = nil }; return pool }
-        try opened?.close()
+        guard let opened = pool.withLock({ pool in defer { pool = nil }; return pool }) else { return }
+        let path = configuration.path
+        var failure: (any Error)?
+        do {
+            try await opened.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA user_version = \(SQLiteSchema.Mark.closed.rawValue)")
+                try db.checkpoint(.truncate)
+            }
+        } catch {
+            failure = error
+        }
+        // GRDB closes the writer first; a read-only reader closing last cannot checkpoint, and
+        // SQLite would leave the -wal behind. Closing the readers first avoids that.
+        opened.releaseMemory()
+        try opened.close()
+        if let failure {
+            throw SQLiteStoreError(
+                .unavailable,
+                "the database \(path) could not be checkpointed on close (\(failure)); its -wal still holds the newest events: keep \(path)-wal beside it, the next start merges it"
+            )
+        }
     }
 
     func database() throws -> DatabasePool {

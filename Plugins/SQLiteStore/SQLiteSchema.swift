@@ -9,7 +9,8 @@ import Foundation
 ///   assigns each new seq to an inserted row and trims only from the old end);
 /// - `meta.head`, `meta.depth_events` and `meta.depth_bytes` describe `events` as committed, so
 ///   nothing at start-up scans or loads the log; `oldest` is `min(seq)`, one index lookup;
-/// - `meta.epoch` is written once, when the log is created, and never changes afterwards.
+/// - `meta.epoch` is written once, when the log is created, and never changes afterwards;
+/// - `PRAGMA user_version` holds the file's ``Mark``.
 enum SQLiteSchema {
     /// Bumped when the layout changes; a database from a newer Tether is refused, not rewritten.
     static let version = 1
@@ -50,25 +51,47 @@ enum SQLiteSchema {
         );
         """
 
-    /// Creates the layout in an empty database, or reads where an existing log stands.
+    /// What `PRAGMA user_version` (offset 60 of the file's header) says about the main file:
+    /// whether it alone holds the whole log. Written in the same way as any other change, so the
+    /// main file carries `closed` only once a checkpoint copied everything into it.
+    enum Mark: Int {
+        /// Written by a Tether from before the mark existed: nothing is known.
+        case unknown = 0
+        /// A relay stopped cleanly (or `tether backup` wrote it): the main file is the whole log.
+        case closed = 1
+        /// A relay has it open, or had it open when it died or was copied: the newest commits
+        /// may be only in `-wal`, so the main file alone is not the log.
+        case open = 2
+    }
+
+    /// Creates a new log at `path` atomically: the layout and its meta row are written to a side
+    /// file in rollback-journal mode, fsynced, and renamed into place. So a `tether.sqlite`
+    /// never exists without its schema, and one that holds no log was damaged or copied without
+    /// its `-wal`: ``SQLiteFileCheck`` refuses it instead of starting a new epoch over it.
+    static func createFile(at path: String) throws {
+        let partial = path + ".new"
+        for leftover in [partial, partial + "-journal"] { try? FileManager.default.removeItem(atPath: leftover) }
+        let queue = try DatabaseQueue(path: partial)
+        try queue.write { db in
+            try db.execute(sql: create)
+            try db.execute(
+                sql: "INSERT INTO meta (id, schema_version, epoch, head, depth_events, depth_bytes, trims, created) VALUES (1, ?, ?, 0, 0, 0, ?, ?)",
+                arguments: [version, Epoch.random().rawValue, try encode(TrimHistory()), Date().timeIntervalSince1970]
+            )
+            try db.execute(sql: "PRAGMA user_version = \(Mark.closed.rawValue)")
+        }
+        try queue.close()
+        try DurableFile.sync(partial)
+        try DurableFile.rename(partial, to: path)
+    }
+
+    /// Reads where the log in `db` stands, or `nil` when the database holds no table at all.
     ///
     /// - Throws: ``SQLiteStoreError`` when the file holds something that is not a Tether log
-    ///   (other tables, a missing or damaged meta row, a newer schema). Such a file is never
-    ///   written to: starting a new epoch over it would silently discard its events.
-    static func prepare(_ db: Database, path: String) throws -> LogState {
+    ///   (other tables, a missing or damaged meta row, a newer schema).
+    static func inspect(_ db: Database, path: String) throws -> LogState? {
         let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        if tables.isEmpty {
-            let epoch = Epoch.random()
-            try db.inTransaction(.immediate) {
-                try db.execute(sql: create)
-                try db.execute(
-                    sql: "INSERT INTO meta (id, schema_version, epoch, head, depth_events, depth_bytes, trims, created) VALUES (1, ?, ?, 0, 0, 0, ?, ?)",
-                    arguments: [version, epoch.rawValue, try encode(TrimHistory()), Date().timeIntervalSince1970]
-                )
-                return .commit
-            }
-            return LogState(epoch: epoch, head: 0, oldest: 1, depthEvents: 0, depthBytes: 0, trims: TrimHistory())
-        }
+        if tables.isEmpty { return nil }
         guard Set(tables).isSuperset(of: ["meta", "events", "clients"]) else {
             throw SQLiteStoreError.notATetherLog(path: path, detail: "it holds tables \(tables.sorted().joined(separator: ", ")) but not Tether's meta, events and clients")
         }

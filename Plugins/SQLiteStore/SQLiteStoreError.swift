@@ -11,6 +11,10 @@ public struct SQLiteStoreError: Error, Sendable, Hashable, CustomStringConvertib
         public static let corrupt = Kind(rawValue: "corrupt")
         /// The file is a database, but not a Tether log this build can read.
         public static let notATetherLog = Kind(rawValue: "not_a_tether_log")
+        /// The state files do not make one whole log: a main file without the `-wal` that holds
+        /// its newest commits, a `-wal` of another log, a `-wal` without its database, an empty
+        /// file. Starting on them would begin a silent new epoch or reuse sequence numbers.
+        public static let incomplete = Kind(rawValue: "incomplete")
         /// The database could not be opened or written for another reason (permissions, I/O).
         public static let unavailable = Kind(rawValue: "unavailable")
         /// The database is full (its disk, or `store.sqlite.max-pages`): writes fail until trims
@@ -74,6 +78,13 @@ public struct SQLiteStoreError: Error, Sendable, Hashable, CustomStringConvertib
         default:
             return error
         }
+    }
+
+    static func incomplete(path: String, detail: String, remedy: String) -> SQLiteStoreError {
+        SQLiteStoreError(
+            .incomplete,
+            "the state files at \(path) do not make one whole Tether log: \(detail). They were left untouched. \(remedy)"
+        )
     }
 
     static func notATetherLog(path: String, detail: String) -> SQLiteStoreError {
