@@ -17,7 +17,8 @@ public struct SocketIOTransport: Transport {
     /// Settings under `transport.socketio.*`.
     public struct Configuration: Sendable, Hashable {
         public var engine = EngineConfiguration()
-        /// Milliseconds a session may stay without joining a namespace.
+        /// Milliseconds a session may stay without joining a namespace (at most
+        /// `limits.pending-timeout`, whichever is shorter).
         public var connectTimeout = 45_000
         /// Newest events sent as `event_history` to a client that is not resuming.
         public var history = 50
@@ -44,7 +45,8 @@ public struct SocketIOTransport: Transport {
     public func register(on routes: Routes, relay: Relay) {
         let io = SocketIOServer(
             namespaces: ["/": TetherNamespace(relay: relay, configuration: configuration, logger: logger)],
-            connectTimeout: configuration.connectTimeout,
+            // A session that never CONNECTs is closed promptly, token or not.
+            connectTimeout: min(configuration.connectTimeout, Int(relay.configuration.admission.pendingTimeout * 1000)),
             maxAttachments: 0,
             logger: logger
         )

@@ -66,7 +66,7 @@ final class EngineServer: Sendable {
         }
         sockets.withLock { $0[socket.id] = socket }
         let onConnection = self.onConnection
-        Task { await socket.runHeartbeat() }
+        socket.startHeartbeat()
         Task { await onConnection(socket) }
         return socket
     }

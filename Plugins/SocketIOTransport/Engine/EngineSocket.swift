@@ -55,6 +55,9 @@ final class EngineSocket: Sendable {
         var anchor: ContinuousClock.Instant
         var pingSentAt: ContinuousClock.Instant?
         var pongObserver: (@Sendable (Duration) -> Void)?
+        /// The task running ``runHeartbeat()``, cancelled when the session closes so that a
+        /// closed session is freed at once, not at its next ping.
+        var heartbeat: Task<Void, Never>?
     }
 
     init(id: String, remote: String, transport: Transport, configuration: EngineConfiguration, ticket: ConnectionTicket? = nil, onClose: @escaping @Sendable (EngineSocket) -> Void) {
@@ -95,7 +98,7 @@ final class EngineSocket: Sendable {
     func send(_ packets: [EnginePacket], untilWritten: Bool = false) async throws(EngineClosedError) {
         while true {
             let outcome: UInt64?? = state.withLock { state in
-                if state.closed != nil { return nil }
+                if state.closed != nil || state.closing != nil { return nil }
                 guard state.queuedBytes < configuration.outboundHighWater else { return .some(nil) }
                 for packet in packets {
                     state.queue.append(packet)
@@ -121,7 +124,7 @@ final class EngineSocket: Sendable {
     /// Queues a control packet (ping, noop) regardless of the high-water mark.
     func sendControl(_ packet: EnginePacket) {
         let queued = state.withLock { state -> Bool in
-            guard state.closed == nil else { return false }
+            guard state.closed == nil, state.closing == nil else { return false }
             state.queue.append(packet)
             state.queuedBytes += packet.encodedSize
             state.enqueued += 1
@@ -271,6 +274,16 @@ final class EngineSocket: Sendable {
 
     // MARK: Heartbeat and closing
 
+    /// Starts the heartbeat (``runHeartbeat()``) for the session's life.
+    func startHeartbeat() {
+        let task = Task { await self.runHeartbeat() }
+        let closed = state.withLock { state -> Bool in
+            state.heartbeat = task
+            return state.closed != nil
+        }
+        if closed { task.cancel() }
+    }
+
     /// Sends pings every `pingInterval` after the last pong and closes the session when a pong is
     /// `pingTimeout` late. Returns when the session closes or the task is cancelled.
     func runHeartbeat() async {
@@ -338,12 +351,14 @@ final class EngineSocket: Sendable {
     /// Ends the session: the layer above sees its inbound stream finish, waiters wake, and the
     /// server forgets the `sid`. Idempotent.
     func close(_ reason: CloseReason) {
-        let first = state.withLock { state -> Bool in
-            guard state.closed == nil else { return false }
+        let (first, heartbeat) = state.withLock { state -> (Bool, Task<Void, Never>?) in
+            guard state.closed == nil else { return (false, nil) }
             state.closed = reason
-            return true
+            defer { state.heartbeat = nil }
+            return (true, state.heartbeat)
         }
         guard first else { return }
+        heartbeat?.cancel()
         ticket?.release()
         wakeReaders()
         wakeSenders()
