@@ -53,6 +53,9 @@ public struct PrometheusExporter: MetricsExporter {
         for entry in relay.connectionCounts() {
             w.sample("tether_connections", [("state", entry.state.rawValue), ("transport", entry.transport)], Double(entry.count))
         }
+        w.family("tether_connection_slots", type: "gauge", help: "Connection slots taken, by pool: authenticated (limits.max-connections) and pending, waiting to authenticate (limits.max-pending-connections).")
+        w.sample("tether_connection_slots", [("pool", "authenticated")], Double(relay.connections.open()))
+        w.sample("tether_connection_slots", [("pool", "pending")], Double(relay.connections.pending()))
 
         w.counter("tether_events_published_total", help: "Events accepted into the log (idempotent retries not counted).", c.published.load(ordering: .relaxed))
         w.counter("tether_events_duplicate_total", help: "Publishes with a producer id already in the log, answered with the original sequence.", c.duplicatesSuppressed.load(ordering: .relaxed))

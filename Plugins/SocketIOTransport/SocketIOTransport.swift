@@ -4,8 +4,9 @@ import Configuration
 public import Logging
 
 /// Socket.IO at `/socket.io/`: Engine.IO v4 (long-polling, WebSocket, upgrade, heartbeat,
-/// `maxPayload`) and Socket.IO v5 (namespaces, events, acks, binary attachments,
-/// CONNECT_ERROR), so that the seed's dashboards and stock socket.io clients connect unchanged.
+/// `maxPayload`) and Socket.IO v5 (namespaces, events, acks, CONNECT_ERROR), so that the seed's
+/// dashboards and stock socket.io clients connect unchanged. The seed's protocol has no binary
+/// attachments; a binary packet is refused and closes its session.
 ///
 /// Layers: ``EngineServer`` (sessions by `sid`) carries ``SocketIOServer`` (namespaces and
 /// packets), whose `/` namespace is ``TetherNamespace`` (auth → ``Hello``, session → events).
@@ -16,7 +17,8 @@ public struct SocketIOTransport: Transport {
     /// Settings under `transport.socketio.*`.
     public struct Configuration: Sendable, Hashable {
         public var engine = EngineConfiguration()
-        /// Milliseconds a session may stay without joining a namespace.
+        /// Milliseconds a session may stay without joining a namespace (at most
+        /// `limits.pending-timeout`, whichever is shorter).
         public var connectTimeout = 45_000
         /// Newest events sent as `event_history` to a client that is not resuming.
         public var history = 50
@@ -43,36 +45,25 @@ public struct SocketIOTransport: Transport {
     public func register(on routes: Routes, relay: Relay) {
         let io = SocketIOServer(
             namespaces: ["/": TetherNamespace(relay: relay, configuration: configuration, logger: logger)],
-            connectTimeout: configuration.connectTimeout,
+            // A session that never CONNECTs is closed promptly, token or not.
+            connectTimeout: min(configuration.connectTimeout, Int(relay.configuration.admission.pendingTimeout * 1000)),
+            maxAttachments: 0,
             logger: logger
         )
-        EngineServer(path: "/socket.io", configuration: configuration.engine, logger: logger) { socket in
-            // An Engine.IO session is a subscriber connection for the relay's connection limits;
-            // past one, the client's namespace CONNECT gets CONNECT_ERROR with the relay's code
-            // and the session is closed (the refusal is counted and logged once a minute).
-            let address = Self.host(of: socket.remote)
-            let ticket: ConnectionTicket
-            do throws(RelayError) {
-                ticket = try relay.connections.admit(address)
-            } catch {
-                relay.noteRefusal(error, client: address)
-                await io.refusing(error).run(socket)
-                return
-            }
-            defer { ticket.release() }
+        let pendingTimeout = Duration.milliseconds(Int64(relay.configuration.admission.pendingTimeout * 1000))
+        EngineServer(path: "/socket.io", configuration: configuration.engine, logger: logger, admission: HandshakeAdmission.engineAdmission(relay)) { socket in
+            // A session still waiting to authenticate (its pending slot) is closed at the pending
+            // timeout, which frees the slot; TetherNamespace promotes it at a CONNECT with a token.
+            let deadline: Task<Void, Never>? = socket.ticket?.isPending == true ? Task {
+                guard (try? await Task.sleep(for: pendingTimeout)) != nil else { return }
+                if socket.ticket?.isPending == true { socket.close(.serverClosed) }
+            } : nil
+            defer { deadline?.cancel() }
             await io.run(socket)
         }.register(on: routes)
         if configuration.seedPublish {
             SeedPublishRoute(relay: relay, decoder: PublishRequestDecoder(limits: limits)).register(on: routes)
         }
-    }
-
-    /// `host` of a `host:port` or `[v6]:port` remote description.
-    static func host(of remote: String) -> String {
-        guard let colon = remote.lastIndex(of: ":") else { return remote }
-        var host = remote[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        return String(host)
     }
 
     public static let plugin = PluginDescriptor<any Transport<Routes>>(

@@ -24,7 +24,7 @@ public final class Relay: Sendable {
     public let counters = RelayCounters()
     public let histograms = RelayHistograms()
     let now: @Sendable () -> Date
-    /// Subscriber connections open, in total and per address (``AdmissionLimits``).
+    /// Subscriber connections open, authenticated and pending, in total and per address (``AdmissionLimits``).
     public let connections: ConnectionLimits
     /// Publish rate per remote address (``AdmissionLimits``).
     public let publishRate: RateLimiter
@@ -46,7 +46,7 @@ public final class Relay: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.now = now
-        self.connections = ConnectionLimits(maxTotal: configuration.admission.maxConnections, maxPerAddress: configuration.admission.maxConnectionsPerAddress)
+        self.connections = ConnectionLimits(configuration.admission)
         self.publishRate = RateLimiter(rate: configuration.admission.publishEventsPerSecond, burst: configuration.admission.publishBurst)
         self.log = Mutex(
             LogView(

@@ -54,6 +54,9 @@ public struct ServerConfiguration: Sendable {
         ("limits.handshake-timeout", "seconds a new connection has to finish TLS and send its first request head, against slowloris (default 10)"),
         ("limits.max-connections", "most subscriber connections open at once, 0 = no limit (default 10000); past it 503 server_busy"),
         ("limits.max-connections-per-address", "most subscriber connections from one address, 0 = no limit (default 1000); past it 429 too_many_connections"),
+        ("limits.max-pending-connections", "most connections waiting to authenticate (a Socket.IO session before its CONNECT with a token), apart from max-connections, 0 = no limit (default 64); past it 503 server_busy"),
+        ("limits.max-pending-connections-per-address", "most connections waiting to authenticate from one address, 0 = no limit (default 8); past it 429 too_many_connections"),
+        ("limits.pending-timeout", "seconds a connection may wait to authenticate before it is closed (default 10)"),
         ("limits.publish-rate", "events per second one address may publish, 0 = no limit (default 50000); past it 429 rate_limited with Retry-After"),
         ("limits.publish-burst", "events one address may publish in a burst (default 100000)"),
         ("limits.max-topics-per-client", "most topics one subscription may name, 0 = no limit (default 1000)"),
@@ -90,6 +93,9 @@ public struct ServerConfiguration: Sendable {
         limits.maxDepth = try values.integer("limits.max-depth", default: limits.maxDepth, range: 2...1024)
         relay.admission.maxConnections = try values.integer("limits.max-connections", default: relay.admission.maxConnections, range: 0...10_000_000)
         relay.admission.maxConnectionsPerAddress = try values.integer("limits.max-connections-per-address", default: relay.admission.maxConnectionsPerAddress, range: 0...10_000_000)
+        relay.admission.maxPendingConnections = try values.integer("limits.max-pending-connections", default: relay.admission.maxPendingConnections, range: 0...10_000_000)
+        relay.admission.maxPendingConnectionsPerAddress = try values.integer("limits.max-pending-connections-per-address", default: relay.admission.maxPendingConnectionsPerAddress, range: 0...10_000_000)
+        relay.admission.pendingTimeout = try values.number("limits.pending-timeout", default: relay.admission.pendingTimeout, range: 0.1...3600)
         relay.admission.publishEventsPerSecond = try values.number("limits.publish-rate", default: relay.admission.publishEventsPerSecond, range: 0...1e9)
         relay.admission.publishBurst = try values.number("limits.publish-burst", default: relay.admission.publishBurst, range: 1...1e9)
         relay.admission.maxTopicsPerClient = try values.integer("limits.max-topics-per-client", default: relay.admission.maxTopicsPerClient, range: 0...1_000_000)

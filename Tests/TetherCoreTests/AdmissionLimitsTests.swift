@@ -33,6 +33,49 @@ struct AdmissionLimitsTests {
         _ = tickets
     }
 
+    @Test func pendingConnectionsHaveTheirOwnPoolAndMoveToTheMainOneOnPromotion() throws {
+        let limits = ConnectionLimits(maxTotal: 1, maxPerAddress: 0, maxPending: 3, maxPendingPerAddress: 2)
+        // Pending connections never take the main pool's slots...
+        let p1 = try limits.admit("10.0.0.1", pool: .pending)
+        let p2 = try limits.admit("10.0.0.1", pool: .pending)
+        let share = #expect(throws: RelayError.self) { _ = try limits.admit("10.0.0.1", pool: .pending) }
+        #expect(share?.code == .tooManyConnections && share?.message.contains("limits.max-pending-connections-per-address") == true)
+        let p3 = try limits.admit("10.0.0.2", pool: .pending)
+        let full = #expect(throws: RelayError.self) { _ = try limits.admit("10.0.0.3", pool: .pending) }
+        #expect(full?.code == .serverBusy && full?.message.contains("limits.max-pending-connections") == true)
+        #expect(limits.pending() == 3 && limits.open() == 0)
+        // ...so an authenticated one still gets in.
+        let holder = try limits.admit("10.0.0.9")
+        #expect(holder.isAuthenticated && !holder.isPending)
+        // Promotion needs room in the main pool; refused, the slot stays pending.
+        let busy = #expect(throws: RelayError.self) { try p1.promote() }
+        #expect(busy?.code == .serverBusy && p1.isPending)
+        holder.release()
+        try p1.promote()
+        try p1.promote()  // idempotent
+        #expect(p1.isAuthenticated && limits.open() == 1 && limits.pending() == 2 && limits.pending(from: "10.0.0.1") == 1)
+        // Release gives back the pool the slot is in, once.
+        p1.release()
+        p2.release()
+        p2.release()
+        try p3.promote()  // released slots and promoted ones never count twice
+        #expect(limits.open() == 1 && limits.pending() == 0)
+        p3.release()
+        #expect(limits.open() == 0 && limits.pending() == 0 && limits.open(from: "10.0.0.2") == 0)
+    }
+
+    @Test func concurrentPromotionAndReleaseNeverLeakASlot() async throws {
+        let limits = ConnectionLimits(maxTotal: 0, maxPerAddress: 0, maxPending: 0, maxPendingPerAddress: 0)
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<2_000 {
+                guard let ticket = try? limits.admit("a\(index % 7)", pool: .pending) else { continue }
+                group.addTask { try? ticket.promote() }
+                group.addTask { ticket.release() }
+            }
+        }
+        #expect(limits.open() == 0 && limits.pending() == 0)
+    }
+
     @Test func rateLimiterRefillsAndNamesTheWait() {
         let limiter = RateLimiter(rate: 10, burst: 20)
         let start = Date(timeIntervalSince1970: 1_000)

@@ -297,9 +297,10 @@ final class Bystander: Sendable {
     let connection: RawTCPConnection
     let clientID: String
 
-    init(port: Int) async throws {
+    /// - Parameter extraHeaders: request header lines for the upgrade (e.g. a bearer token).
+    init(port: Int, extraHeaders: String = "") async throws {
         connection = try RawTCPConnection(port: port)
-        try await connection.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: port))
+        try await connection.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: port, extraHeaders: extraHeaders))
         _ = await connection.read(timeout: 10) { RawTCPConnection.headEnd($0) != nil }
         try await connection.send(RawTCPConnection.webSocketFrame(Array(#"{"type":"hello"}"#.utf8)))
         let welcome = await connection.read(timeout: 10) { String(decoding: $0, as: UTF8.self).contains("client_id") }

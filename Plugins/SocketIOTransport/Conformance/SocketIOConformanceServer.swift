@@ -13,7 +13,7 @@ import TetherRouting
 ///   `message` → `message-back` with the same arguments and `message-with-ack` → an ack with them.
 ///
 /// pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6, connectTimeout 1000 ms, as the suites'
-/// READMEs specify. Run it with `tether dev socketio-conformance --port 3000`.
+/// READMEs specify; binary packets of up to 16 attachments (the relay itself accepts none). Run it with `tether dev socketio-conformance --port 3000`.
 public enum SocketIOConformanceServer {
     public static func run(host: String = "127.0.0.1", port: Int = 3000, logger: Logger) async throws {
         var engine = EngineConfiguration()
@@ -49,6 +49,7 @@ public enum SocketIOConformanceServer {
         let io = SocketIOServer(
             namespaces: ["/": EchoNamespace(echoes: true), "/custom": EchoNamespace(echoes: false)],
             connectTimeout: 1000,
+            maxAttachments: 16,
             logger: logger
         )
         EngineServer(path: "/socket.io", configuration: engine, logger: logger) { socket in

@@ -14,17 +14,23 @@ import TetherRouting
 /// Protocol violations close only the session they happen on: a bad packet or a second
 /// concurrent poll closes it, a request for an unknown or closed `sid` gets HTTP 400, and a body
 /// or WebSocket message over `maxPayload` is refused (HTTP 413) and closes it.
+///
+/// With an ``EngineAdmission``, every handshake is admitted (or refused) before its session
+/// exists: a refused polling handshake gets the error as HTTP status and JSON, a refused
+/// WebSocket handshake a session-less `open`, the admission's messages and a close.
 final class EngineServer: Sendable {
     let path: String
     let configuration: EngineConfiguration
     let logger: Logger
+    let admission: EngineAdmission?
     private let sockets = Mutex<[String: EngineSocket]>([:])
     private let onConnection: @Sendable (EngineSocket) async -> Void
 
-    init(path: String, configuration: EngineConfiguration, logger: Logger, onConnection: @escaping @Sendable (EngineSocket) async -> Void) {
+    init(path: String, configuration: EngineConfiguration, logger: Logger, admission: EngineAdmission? = nil, onConnection: @escaping @Sendable (EngineSocket) async -> Void) {
         self.path = path
         self.configuration = configuration
         self.logger = logger
+        self.admission = admission
         self.onConnection = onConnection
     }
 
@@ -37,7 +43,7 @@ final class EngineServer: Sendable {
         let group = router.group(RouterPath(path))
         group.add(middleware: EnginePollingMiddleware(server: self))
         group.ws("", shouldUpgrade: { [self] request, _ in try shouldUpgrade(request) }, onUpgrade: { [self] inbound, outbound, context in
-            try await serveWebSocket(inbound: inbound, outbound: outbound, request: context.request, remote: context.requestContext.remoteDescription)
+            try await serveWebSocket(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
         })
         // The middleware answers these; the routes only make the router send them there.
         for method in [HTTPRequest.Method.post, .put, .delete, .patch, .options, .head] {
@@ -47,14 +53,20 @@ final class EngineServer: Sendable {
 
     // MARK: Sessions
 
-    private func open(transport: EngineSocket.Transport, remote: String) -> EngineSocket {
-        let socket = EngineSocket(id: Self.newSessionID(), remote: remote, transport: transport, configuration: configuration) { [weak self] closed in
+    /// The slot a new session takes (none without an admission), or the refusal.
+    private func admit(_ request: Request, address: String) throws(RelayError) -> ConnectionTicket? {
+        guard let admission else { return nil }
+        return try admission.admit(request, address)
+    }
+
+    private func open(transport: EngineSocket.Transport, remote: String, ticket: ConnectionTicket?) -> EngineSocket {
+        let socket = EngineSocket(id: Self.newSessionID(), remote: remote, transport: transport, configuration: configuration, ticket: ticket) { [weak self] closed in
             self?.sockets.withLock { _ = $0.removeValue(forKey: closed.id) }
             self?.logger.debug("engine.io session closed", metadata: ["sid": "\(closed.id)", "reason": "\(closed.closeReason?.rawValue ?? "?")"])
         }
         sockets.withLock { $0[socket.id] = socket }
         let onConnection = self.onConnection
-        Task { await socket.runHeartbeat() }
+        socket.startHeartbeat()
         Task { await onConnection(socket) }
         return socket
     }
@@ -115,7 +127,13 @@ final class EngineServer: Sendable {
         let sid = query["sid"]
         switch request.method {
         case .get where sid == nil:
-            let socket = open(transport: .polling, remote: context.remoteDescription)
+            let ticket: ConnectionTicket?
+            do throws(RelayError) {
+                ticket = try admit(request, address: context.remoteHost)
+            } catch {
+                return EngineAdmission.refusal(error)
+            }
+            let socket = open(transport: .polling, remote: context.remoteDescription, ticket: ticket)
             var bytes: [UInt8] = []
             socket.handshake(upgrades: ["websocket"]).encode(into: &bytes)
             return Self.text(bytes)
@@ -170,7 +188,7 @@ final class EngineServer: Sendable {
         return .upgrade([:])
     }
 
-    private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, remote: String) async throws {
+    private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, context: TetherRequestContext) async throws {
         var messages = inbound.messages(maxSize: configuration.maxPayload).makeAsyncIterator()
         let socket: EngineSocket
         if let sid = request.uri.queryParameters["sid"] {
@@ -181,7 +199,14 @@ final class EngineServer: Sendable {
             guard try await probe(upgrading, &messages, outbound) else { return }
             socket = upgrading
         } else {
-            socket = open(transport: .websocket, remote: remote)
+            let ticket: ConnectionTicket?
+            do throws(RelayError) {
+                ticket = try admit(request, address: context.remoteHost)
+            } catch {
+                try await refuse(outbound, error)
+                return
+            }
+            socket = open(transport: .websocket, remote: context.remoteDescription, ticket: ticket)
             try await outbound.write(.text(Self.string(socket.handshake(upgrades: []))))
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -241,6 +266,20 @@ final class EngineServer: Sendable {
         }
         socket.abortUpgrade()
         return false
+    }
+
+    /// Tells a refused WebSocket handshake why without a session: an `open` packet naming no
+    /// session (clients read nothing before it), the admission's messages, and close 1013
+    /// (try again later) or 1008 (policy: a bad token).
+    private func refuse(_ outbound: WebSocketOutboundWriter, _ error: RelayError) async throws {
+        var open = "{\"sid\":\"\",\"upgrades\":[],\"pingInterval\":\(configuration.pingInterval),\"pingTimeout\":\(configuration.pingTimeout),\"maxPayload\":\(configuration.maxPayload)}"
+        open = Self.string(EnginePacket(.open, Array(open.utf8)))
+        try await outbound.write(.text(open))
+        for message in admission?.refusalMessages(error) ?? [] {
+            try await outbound.write(.text(Self.string(.text(message))))
+        }
+        let retryable = error.code == .serverBusy || error.code == .tooManyConnections
+        try await outbound.close(retryable ? .init(codeNumber: 1013) : .policyViolation, reason: error.code.rawValue)
     }
 
     private static func string(_ packet: EnginePacket) -> String {

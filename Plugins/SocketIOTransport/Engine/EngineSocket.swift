@@ -1,5 +1,6 @@
 import DequeModule
 import Synchronization
+import TetherCore
 
 /// One Engine.IO session (one `sid`): its outbound queue, its current transport (polling, or
 /// WebSocket after an upgrade), its heartbeat, and the inbound messages for the layer above.
@@ -11,6 +12,8 @@ final class EngineSocket: Sendable {
     let id: String
     let remote: String
     let configuration: EngineConfiguration
+    /// The connection slot this session holds (``EngineAdmission``), given back when it closes.
+    let ticket: ConnectionTicket?
     /// Inbound `message` packets, in order; finishes when the session closes.
     let inbound: AsyncStream<EngineMessage>
     private let inboundContinuation: AsyncStream<EngineMessage>.Continuation
@@ -45,16 +48,23 @@ final class EngineSocket: Sendable {
         var nextWaiter: UInt64 = 0
         var pollActive = false
         var closed: CloseReason?
+        /// ``closeAfter(_:reason:)`` was called: nothing more is read from the client, and the
+        /// session closes with this reason once everything queued went out.
+        var closing: CloseReason?
         /// The heartbeat's reference point: session start or the last pong.
         var anchor: ContinuousClock.Instant
         var pingSentAt: ContinuousClock.Instant?
         var pongObserver: (@Sendable (Duration) -> Void)?
+        /// The task running ``runHeartbeat()``, cancelled when the session closes so that a
+        /// closed session is freed at once, not at its next ping.
+        var heartbeat: Task<Void, Never>?
     }
 
-    init(id: String, remote: String, transport: Transport, configuration: EngineConfiguration, onClose: @escaping @Sendable (EngineSocket) -> Void) {
+    init(id: String, remote: String, transport: Transport, configuration: EngineConfiguration, ticket: ConnectionTicket? = nil, onClose: @escaping @Sendable (EngineSocket) -> Void) {
         self.id = id
         self.remote = remote
         self.configuration = configuration
+        self.ticket = ticket
         self.onClose = onClose
         (inbound, inboundContinuation) = AsyncStream.makeStream(of: EngineMessage.self)
         state = Mutex(State(transport: transport, anchor: .now))
@@ -88,7 +98,7 @@ final class EngineSocket: Sendable {
     func send(_ packets: [EnginePacket], untilWritten: Bool = false) async throws(EngineClosedError) {
         while true {
             let outcome: UInt64?? = state.withLock { state in
-                if state.closed != nil { return nil }
+                if state.closed != nil || state.closing != nil { return nil }
                 guard state.queuedBytes < configuration.outboundHighWater else { return .some(nil) }
                 for packet in packets {
                     state.queue.append(packet)
@@ -114,7 +124,7 @@ final class EngineSocket: Sendable {
     /// Queues a control packet (ping, noop) regardless of the high-water mark.
     func sendControl(_ packet: EnginePacket) {
         let queued = state.withLock { state -> Bool in
-            guard state.closed == nil else { return false }
+            guard state.closed == nil, state.closing == nil else { return false }
             state.queue.append(packet)
             state.queuedBytes += packet.encodedSize
             state.enqueued += 1
@@ -163,6 +173,7 @@ final class EngineSocket: Sendable {
                 return EnginePacket.encodePayload(taken)
             }
             if let ready {
+                closeIfSaidAll()
                 wakeSenders()
                 return .payload(ready)
             }
@@ -191,6 +202,7 @@ final class EngineSocket: Sendable {
     /// The WebSocket writer wrote `count` packets it got from ``nextForWebSocket()``.
     func markWritten(_ count: Int) {
         state.withLock { $0.written += UInt64(count) }
+        closeIfSaidAll()
         wakeSenders()
     }
 
@@ -208,8 +220,10 @@ final class EngineSocket: Sendable {
 
     // MARK: Receiving
 
-    /// Handles a packet from the client, whichever transport carried it.
+    /// Handles a packet from the client, whichever transport carried it (nothing, once the
+    /// session is closing).
     func receive(_ packet: EnginePacket) {
+        guard state.withLock({ $0.closing == nil }) else { return }
         switch packet.kind {
         case .message:
             inboundContinuation.yield(packet.isBinary ? .binary(packet.payload) : .text(packet.payload))
@@ -260,6 +274,16 @@ final class EngineSocket: Sendable {
 
     // MARK: Heartbeat and closing
 
+    /// Starts the heartbeat (``runHeartbeat()``) for the session's life.
+    func startHeartbeat() {
+        let task = Task { await self.runHeartbeat() }
+        let closed = state.withLock { state -> Bool in
+            state.heartbeat = task
+            return state.closed != nil
+        }
+        if closed { task.cancel() }
+    }
+
     /// Sends pings every `pingInterval` after the last pong and closes the session when a pong is
     /// `pingTimeout` late. Returns when the session closes or the task is cancelled.
     func runHeartbeat() async {
@@ -294,15 +318,48 @@ final class EngineSocket: Sendable {
         return isClosed
     }
 
+    /// Queues `packets` as the session's last words and closes it with `reason` once they went
+    /// out. From now on nothing from the client is read (not even pongs, so a client that never
+    /// fetches them is closed by the heartbeat), and the inbound stream finishes at once: nothing
+    /// piles up for a reader that is gone.
+    func closeAfter(_ packets: [EnginePacket], reason: CloseReason) {
+        let queued = state.withLock { state -> Bool in
+            guard state.closed == nil, state.closing == nil else { return false }
+            state.closing = reason
+            for packet in packets {
+                state.queue.append(packet)
+                state.queuedBytes += packet.encodedSize
+            }
+            state.enqueued += UInt64(packets.count)
+            return true
+        }
+        guard queued else { return }
+        inboundContinuation.finish()
+        wakeReaders()
+        closeIfSaidAll()
+    }
+
+    /// Closes a closing session once everything queued was written.
+    private func closeIfSaidAll() {
+        let reason = state.withLock { state -> CloseReason? in
+            guard state.closed == nil, let reason = state.closing, state.written >= state.enqueued else { return nil }
+            return reason
+        }
+        if let reason { close(reason) }
+    }
+
     /// Ends the session: the layer above sees its inbound stream finish, waiters wake, and the
     /// server forgets the `sid`. Idempotent.
     func close(_ reason: CloseReason) {
-        let first = state.withLock { state -> Bool in
-            guard state.closed == nil else { return false }
+        let (first, heartbeat) = state.withLock { state -> (Bool, Task<Void, Never>?) in
+            guard state.closed == nil else { return (false, nil) }
             state.closed = reason
-            return true
+            defer { state.heartbeat = nil }
+            return (true, state.heartbeat)
         }
         guard first else { return }
+        heartbeat?.cancel()
+        ticket?.release()
         wakeReaders()
         wakeSenders()
         inboundContinuation.finish()

@@ -13,11 +13,28 @@ protocol SocketIONamespace: Sendable {
 /// Socket.IO v5 over Engine.IO sessions: multiplexes namespaces on each session, reassembles
 /// binary packets, and closes the session on any protocol violation (what the official suite
 /// expects: a malformed packet ends that client's connection, nothing else).
+///
+/// Binary packets are bounded before anything is kept for them: one announcing more than
+/// `maxAttachments` (with `0`, any BINARY_EVENT or BINARY_ACK) is answered with CONNECT_ERROR
+/// (`data.code` `binary_not_supported`) and the session is closed, before or after CONNECT.
 struct SocketIOServer: Sendable {
     var namespaces: [String: any SocketIONamespace]
     /// Milliseconds a new session may go without connecting to a namespace before it is closed.
     var connectTimeout: Int
+    /// Most binary attachments one packet may announce; `0` refuses binary packets altogether.
+    /// What one reassembly holds is at most this many messages of `maxPayload` bytes each.
+    var maxAttachments: Int
     var logger: Logger
+
+    init(namespaces: [String: any SocketIONamespace], connectTimeout: Int, maxAttachments: Int, logger: Logger) {
+        self.namespaces = namespaces
+        self.connectTimeout = connectTimeout
+        self.maxAttachments = maxAttachments
+        self.logger = logger
+    }
+
+    /// The code a refused binary packet's CONNECT_ERROR carries in `data.code`.
+    static let binaryNotSupported = RelayError.Code(rawValue: "binary_not_supported")
 
     /// Serves one Engine.IO session until it closes (``EngineServer``'s `onConnection`).
     func run(_ engine: EngineSocket) async {
@@ -39,6 +56,10 @@ struct SocketIOServer: Sendable {
                 case .text(let bytes):
                     guard pending == nil else { throw SocketIOProtocolError("a text packet arrived while binary attachments were expected") }
                     packet = try SocketIOPacket.decode(bytes, scanner: scanner)
+                    if packet.kind == .binaryEvent || packet.kind == .binaryAck, maxAttachments == 0 || packet.expectedAttachments > maxAttachments {
+                        refuseBinary(packet, engine: engine)
+                        return
+                    }
                     if packet.expectedAttachments > 0 {
                         pending = packet
                         continue
@@ -60,6 +81,21 @@ struct SocketIOServer: Sendable {
                 return
             }
         }
+    }
+
+    /// Tells the client why on the packet's namespace and closes the session; nothing of the
+    /// packet is kept.
+    private func refuseBinary(_ packet: SocketIOPacket, engine: EngineSocket) {
+        let message = maxAttachments == 0
+            ? "binary packets (BINARY_EVENT, BINARY_ACK) are not part of this server's protocol; send JSON arguments; the session is closed"
+            : "a packet announced \(packet.expectedAttachments) binary attachments, over this server's limit of \(maxAttachments); the session is closed"
+        logger.debug("socket.io binary packet refused; closing the session", metadata: ["sid": "\(engine.id)", "attachments": "\(packet.expectedAttachments)"])
+        var data = JSONWriter()
+        data.raw("{\"code\":")
+        data.string(Self.binaryNotSupported.rawValue)
+        data.raw("}")
+        let refusal = SocketIOPacket.connectError(message, data: data.bytes, namespace: packet.namespace)
+        engine.closeAfter([.text(refusal.encodeHeaderAndPayload())], reason: .protocolError)
     }
 
     private func dispatch(_ packet: SocketIOPacket, engine: EngineSocket, sockets: inout [String: SocketIOSocket], watchdog: Task<Void, any Error>, scanner: JSONScanner) async throws {

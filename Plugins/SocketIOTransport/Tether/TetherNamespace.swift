@@ -23,8 +23,9 @@ struct TetherNamespace: SocketIONamespace {
         let auth: TetherAuth
         do {
             auth = try TetherAuth(socket.auth, defaultHistory: configuration.history)
+            try authenticate(auth, engine: socket.engine)
         } catch {
-            await socket.refuse(error.message, data: Self.errorData(error))
+            await refuse(socket, error)
             return
         }
         let session: Session
@@ -58,11 +59,32 @@ struct TetherNamespace: SocketIONamespace {
         logger.debug("socket.io client left", metadata: ["tether.client_id": "\(welcome.clientID)", "reason": "\(reason)"])
     }
 
+    /// Makes sure the session is authenticated: at its handshake (no tokens configured, or a valid
+    /// `Authorization: Bearer`), or now by `auth.token`, which moves its slot from the pending
+    /// pool to the main one (``HandshakeAdmission``).
+    private func authenticate(_ auth: TetherAuth, engine: EngineSocket) throws(RelayError) {
+        if engine.ticket?.isAuthenticated == true { return }
+        try relay.configuration.access.check(auth.accessToken, for: .subscribe)
+        try engine.ticket?.promote()
+    }
+
+    /// Answers a CONNECT with CONNECT_ERROR. A session that is still unauthenticated is closed
+    /// too (and the refusal counted): it may not linger in the pending pool.
+    private func refuse(_ socket: SocketIOSocket, _ error: RelayError) async {
+        guard let ticket = socket.engine.ticket, !ticket.isAuthenticated else {
+            await socket.refuse(error.message, data: Self.errorData(error))
+            return
+        }
+        relay.noteRefusal(error, client: ticket.address)
+        let packet = SocketIOPacket.connectError(error.message, data: Self.errorData(error), namespace: socket.namespace)
+        socket.engine.closeAfter([.text(packet.encodeHeaderAndPayload())], reason: .serverClosed)
+        socket.finish()
+    }
+
     /// Subscribes; a seed client that presents a known `client_id` without its resume secret
     /// (the seed had none) gets a fresh identity that still resumes from its `last_sequence`:
     /// it receives exactly what it missed, but cannot take over the other client's record.
     private func subscribe(_ auth: TetherAuth, remote: String) async throws(RelayError) -> (Session, Hello) {
-        try relay.configuration.access.check(auth.accessToken, for: .subscribe)
         var hello = auth.hello
         do {
             return (try await relay.subscribe(hello, transport: "socketio", remote: remote), hello)
