@@ -70,6 +70,7 @@ public struct PrometheusExporter: MetricsExporter {
         }
         w.counter("tether_reconnects_total", help: "Known clients that connected again (resumes).", c.reconnects.load(ordering: .relaxed))
         w.counter("tether_resume_refused_total", help: "Resumes refused because the client id's resume secret was missing or wrong.", c.resumeRefused.load(ordering: .relaxed))
+        w.counter("tether_client_records_evicted_total", help: "Disconnected client records evicted before their TTL because limits.max-client-records was reached.", c.clientRecordsEvicted.load(ordering: .relaxed))
         w.family("tether_refused_total", type: "counter", help: "Requests, frames and connections refused, by reason (the error code: malformed, too_large, rate_limited, too_many_connections, server_busy, too_many_topics, ...).")
         for (reason, count) in c.refused.sorted(by: { $0.key < $1.key }) {
             w.sample("tether_refused_total", [("reason", reason)], Double(count))

@@ -21,6 +21,10 @@ public struct AdmissionLimits: Sendable, Hashable {
     public var publishBurst: Double = 100_000
     /// Most topics one subscription may name.
     public var maxTopicsPerClient = 1_000
+    /// Most client records kept (ids, secrets and cursors). A new id past it evicts the records
+    /// disconnected longest first; attached clients are never evicted (``maxConnections`` bounds
+    /// them). At ~3 KB a record, the default bounds the table near 60 MB.
+    public var maxClientRecords = 20_000
 
     public init() {}
 }

@@ -8,6 +8,27 @@ struct ClientTable: ~Copyable {
     var sessions: [UInt64: Session] = [:]
     /// Ids whose record changed since the last sweep saved them (for durable stores).
     var dirty: Set<String> = []
+    /// Ids evicted by the record cap since the last sweep (deleted from a durable store then).
+    var evicted: [String] = []
+
+    /// Makes room for one more record under `cap`: when the table is full, evicts the records
+    /// disconnected longest ago (a batch of 1 % of the cap, so the scan is rare). Attached
+    /// clients are never evicted. Returns the evicted records.
+    mutating func makeRoom(cap: Int) -> [ClientRecord] {
+        guard records.count >= cap else { return [] }
+        let excess = records.count - cap + 1
+        let batch = max(excess, cap / 100)
+        let oldest = records.values
+            .filter { $0.state == .disconnected }
+            .sorted { ($0.disconnectedAt ?? .distantPast) < ($1.disconnectedAt ?? .distantPast) }
+            .prefix(batch)
+        for record in oldest {
+            records[record.id] = nil
+            dirty.remove(record.id)
+            evicted.append(record.id)
+        }
+        return Array(oldest)
+    }
 
     /// Folds every attached session's progress into its client record.
     mutating func syncSessions(now time: Date) {
@@ -68,7 +89,9 @@ extension Relay {
         let head = logState.head  // read before taking the client lock: never the log lock inside it
         let (transitions, changed, forgotten) = clients.withLock { table -> ([Transition], [PersistedClient], [String]) in
             var transitions: [Transition] = []
-            var forgotten: [String] = []
+            // An evicted id claimed anew since is a live record again: the store keeps it.
+            var forgotten = table.evicted.filter { table.records[$0] == nil }
+            table.evicted.removeAll()
             table.syncSessions(now: time)
             for id in Array(table.records.keys) {
                 guard var record = table.records[id] else { continue }

@@ -130,6 +130,16 @@ extension Relay {
             if !claim.known, let other = table.records[claim.record.id], other.secret != claim.record.secret {
                 return nil
             }
+            if table.records[claim.record.id] == nil {
+                let evicted = table.makeRoom(cap: configuration.admission.maxClientRecords)
+                if !evicted.isEmpty {
+                    counters.clientRecordsEvicted.add(UInt64(evicted.count), ordering: .relaxed)
+                    transitions.append(Transition(
+                        event: .forgotten, record: evicted[0],
+                        message: "\(evicted.count) disconnected client records evicted, oldest first, to stay within limits.max-client-records (\(configuration.admission.maxClientRecords)); their ids can be claimed anew"
+                    ))
+                }
+            }
             var record = table.records[claim.record.id] ?? claim.record
             var displaced: Session?
             if let previous = record.sessionID, let old = table.sessions.removeValue(forKey: previous) {

@@ -10,6 +10,8 @@ public final class RelayCounters: Sendable {
     public let replayed = Atomic<UInt64>(0)
     public let reconnects = Atomic<UInt64>(0)
     public let resumeRefused = Atomic<UInt64>(0)
+    /// Disconnected client records evicted early to keep ``AdmissionLimits/maxClientRecords``.
+    public let clientRecordsEvicted = Atomic<UInt64>(0)
     /// WATCHDOG=1 notifications sent to systemd (each one after a fresh health proof).
     public let watchdogPings = Atomic<UInt64>(0)
     /// Events removed from the log by TTL, and by the count/byte caps.

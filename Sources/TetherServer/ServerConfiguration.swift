@@ -60,6 +60,7 @@ public struct ServerConfiguration: Sendable {
         ("limits.publish-rate", "events per second one address may publish, 0 = no limit (default 50000); past it 429 rate_limited with Retry-After"),
         ("limits.publish-burst", "events one address may publish in a burst (default 100000)"),
         ("limits.max-topics-per-client", "most topics one subscription may name, 0 = no limit (default 1000)"),
+        ("limits.max-client-records", "most client records kept; a new id past it evicts those disconnected longest first (default 20000)"),
         ("auth.producer-tokens", "comma-separated bearer tokens allowed to publish (also $CREDENTIALS_DIRECTORY/producer-tokens, one per line); none = open"),
         ("auth.subscriber-tokens", "comma-separated bearer tokens allowed to subscribe (also $CREDENTIALS_DIRECTORY/subscriber-tokens); none = open"),
         ("insecure", "true to listen beyond loopback without tokens (default false)"),
@@ -99,6 +100,7 @@ public struct ServerConfiguration: Sendable {
         relay.admission.publishEventsPerSecond = try values.number("limits.publish-rate", default: relay.admission.publishEventsPerSecond, range: 0...1e9)
         relay.admission.publishBurst = try values.number("limits.publish-burst", default: relay.admission.publishBurst, range: 1...1e9)
         relay.admission.maxTopicsPerClient = try values.integer("limits.max-topics-per-client", default: relay.admission.maxTopicsPerClient, range: 0...1_000_000)
+        relay.admission.maxClientRecords = try values.integer("limits.max-client-records", default: relay.admission.maxClientRecords, range: 1...100_000_000)
         idleTimeout = try values.number("limits.idle-timeout", default: idleTimeout, range: 0.1...3600)
         handshakeTimeout = try values.number("limits.handshake-timeout", default: handshakeTimeout, range: 0.1...3600)
         tls = try TLSFiles(certificate: values.text("tls.cert"), key: values.text("tls.key"))
