@@ -61,6 +61,21 @@ public struct HostPolicy: Sendable, Equatable {
         }
     }
 
+    /// The same policy for a relay listening on `host` instead (a socket systemd passed in,
+    /// whose address is not `listen`).
+    public func listening(on host: String) -> HostPolicy {
+        var policy = self
+        policy.listenName = nil
+        policy.listenAddress = nil
+        policy.listensEverywhere = false
+        if let address = IPAddressLiteral(host) {
+            if address.isUnspecified { policy.listensEverywhere = true } else { policy.listenAddress = address }
+        } else {
+            policy.listenName = Self.canonicalName(host)
+        }
+        return policy
+    }
+
     /// What the relay does with a request whose `Host` header is `host` (`nil`: none).
     public enum Decision: Sendable, Equatable {
         case allowed

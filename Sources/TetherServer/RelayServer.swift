@@ -49,7 +49,6 @@ public struct RelayServer: Sendable {
         if let limit = FileDescriptorLimit.current(), let warning = limit.warning(maxConnections: configuration.relay.admission.maxConnections) {
             logger.warning("\(warning)")
         }
-        logger.info("Host check: \(configuration.hosts.summary)", metadata: ["listen": "\(configuration.host):\(configuration.port)"])
         if !ServerConfiguration.isLoopback(configuration.host), configuration.tls == nil {
             logger.warning(
                 "listening on \(configuration.host) beyond loopback without TLS: tokens and events cross the network in clear text; set tls.cert and tls.key, or put a TLS proxy in front"
@@ -73,7 +72,10 @@ public struct RelayServer: Sendable {
         // First: a page from another site is refused before any route or error handling runs.
         // First of all: a request must name the relay by a name it answers to (DNS rebinding);
         // then a page from another site is refused before any route or error handling runs.
-        router.add(middleware: HostMiddleware(policy: configuration.hosts, relay: relay))
+        // With socket activation the relay answers on the socket's address, not `listen`'s.
+        let hosts = hooks.listeningSocket.flatMap(InheritedSocketServer.localHost(of:)).map(configuration.hosts.listening(on:)) ?? configuration.hosts
+        router.add(middleware: HostMiddleware(policy: hosts, relay: relay))
+        logger.info("Host check: \(hosts.summary)", metadata: ["listen": "\(configuration.host):\(configuration.port)"])
         router.add(middleware: OriginMiddleware(policy: configuration.origins, relay: relay))
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
