@@ -8,8 +8,9 @@ import TetherCore
 /// - the loopback names: `localhost`, any 127.0.0.0/8 address, `[::1]` (and IPv4-mapped
 ///   `[::ffff:127.x.x.x]`);
 /// - the listen address (`listen`): its name, or its address;
-/// - when the relay listens on every address (`0.0.0.0` or `::`), any IP-address literal: the
-///   client addressed the relay by number, which no DNS answer can re-point;
+/// - when the relay listens on every address (`0.0.0.0` or `::`), any IP-address literal but the
+///   unspecified ones (`0.0.0.0` and `[::]` reach loopback services from a browser): the client
+///   addressed the relay by number, which no DNS answer can re-point;
 /// - each entry of `allowed-hosts` (names or addresses), or anything when it is `*`.
 ///
 /// Names are compared without case and without one trailing dot (`LOCALHOST.` is `localhost`);
@@ -93,9 +94,10 @@ public struct HostPolicy: Sendable, Equatable {
         guard let host = Self.host(header) else { return .malformed }
         if allowsAny { return .allowed }
         if let address = host.address {
-            if address.isLoopback || listensEverywhere || address == listenAddress || allowedAddresses.contains(address) {
-                return .allowed
-            }
+            if allowedAddresses.contains(address) { return .allowed }
+            // `0.0.0.0` reaches loopback services on Linux and macOS; no client names a relay so.
+            if address.isUnspecified { return .refused(host.name) }
+            if address.isLoopback || listensEverywhere || address == listenAddress { return .allowed }
             return .refused(host.name)
         }
         if host.name == "localhost" || host.name == listenName || allowedNames.contains(host.name) { return .allowed }

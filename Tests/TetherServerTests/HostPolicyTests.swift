@@ -49,6 +49,8 @@ import TetherCore
                 #expect(policy.decide(host) == .allowed, "\(listen) \(host)")
             }
             #expect(policy.decide("relay.example.com") == .refused("relay.example.com"))
+            #expect(policy.decide("0.0.0.0:8765") == .refused("0.0.0.0"))
+            #expect(policy.decide("[::]") == .refused("::"))
             #expect(policy.decide("rebind.attacker.example:8765") == .refused("rebind.attacker.example"))
             #expect(policy.summary.contains("any IP address"))
         }
