@@ -8,7 +8,8 @@ import Foundation
 /// The files are this target's resources (`Dashboard/`, copied by SwiftPM next to the binary as
 /// `tether_TetherDashboard.resources`; see ``locateFiles()``). They are read once, at registration, into a table keyed
 /// by relative path; a request can only name an entry of that table, so no request path reaches
-/// the file system (no directory traversal). Anything else is a JSON 404.
+/// the file system (no directory traversal). A file whose real path (symlinks resolved) is outside
+/// the folder is left out of the table. Anything else is a JSON 404.
 public struct DashboardRoutes: Sendable {
     /// One servable file: its bytes and its media type.
     struct Asset: Sendable {
@@ -43,10 +44,12 @@ public struct DashboardRoutes: Sendable {
     init(directory: URL?) {
         var table: [String: Asset] = [:]
         if let directory {
-            let root = directory.standardizedFileURL.resolvingSymlinksInPath().path
+            let root = Self.realPath(directory.path) ?? directory.standardizedFileURL.resolvingSymlinksInPath().path
             let walker = FileManager.default.enumerator(atPath: root)
             while let relative = walker?.nextObject() as? String {
-                let path = root + "/" + relative
+                // What the path really names, symlinks resolved: a link inside the folder to a
+                // file outside it (or a linked directory) is not part of the dashboard.
+                guard let path = Self.realPath(root + "/" + relative), path.hasPrefix(root + "/") else { continue }
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
                       let type = Self.contentType(forPath: relative),
@@ -55,6 +58,13 @@ public struct DashboardRoutes: Sendable {
             }
         }
         self.assets = table
+    }
+
+    /// `realpath(3)`: absolute, every symlink and `..` resolved; `nil` when the path does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The media type for the file types the dashboard ships; other files are not served.

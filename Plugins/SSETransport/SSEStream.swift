@@ -34,7 +34,7 @@ struct SSEStream: Sendable {
                     session.touch()
                 }
             }
-            reason = "relay shutting down"
+            reason = Task.isShuttingDownGracefully ? "relay shutting down" : "client went away"
         } catch let error as RelayError {
             reason = error.message
             var frame = JSONWriter()
@@ -45,7 +45,8 @@ struct SSEStream: Sendable {
             frame.raw("}\n\n")
             try? await writer.write(ByteBuffer(bytes: frame.bytes))
         } catch is CancellationError {
-            reason = "relay shutting down"
+            // Cancelled by graceful shutdown, or because the client hung up (see SSETransport).
+            reason = Task.isShuttingDownGracefully ? "relay shutting down" : "client went away"
         } catch {
             reason = "stream write failed: \(error)"
         }

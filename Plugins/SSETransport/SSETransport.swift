@@ -15,6 +15,9 @@ import struct Foundation.Date
 /// believes it caught up when it did not. `client_id`/`resume_token` query parameters give an
 /// SSE client the same persistent identity as a WebSocket client.
 ///
+/// A client that hangs up is noticed at once (the connection's inbound side closes), not at the
+/// next heartbeat: its session ends and its slot in the connection limits is free again.
+///
 /// SSE has no way back, so an event written to the socket frees its slot in the in-flight window;
 /// TCP backpressure is the flow control (the writer waits while the socket is full), and a slow
 /// reader past the lag cap gets a `tether.gap`. A write is not a confirmation, though: the
@@ -71,7 +74,14 @@ public struct SSETransport: Transport {
                 ],
                 body: ResponseBody { writer in
                     defer { ticket.release() }
-                    await stream.run(&writer)
+                    // Hummingbird watches the inbound side and cancels the stream as soon as the
+                    // client hangs up, so its session ends and its connection slot is freed then,
+                    // not at the next write (up to a heartbeat interval later).
+                    do {
+                        try await request.body.consumeWithCancellationOnInboundClose { _ in
+                            await stream.run(&writer)
+                        }
+                    } catch {}
                 }
             )
         }

@@ -33,7 +33,7 @@ struct ConnectionChannelFactory: Sendable {
 }
 
 /// Wraps a child channel so a new connection that does not deliver its first request head within
-/// `timeout` is closed: Hummingbird's idle timeout starts only after the first head, so without
+/// `timeout` of being accepted is closed: Hummingbird's idle timeout starts only after the first head, so without
 /// this a client trickling one header byte at a time (slowloris) would hold the connection open.
 struct HandshakeDeadlineChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
@@ -62,8 +62,9 @@ enum HandshakeFailure: Sendable {
     case error(any Error)
 }
 
-/// Closes the channel unless the end of a request head (an empty line) arrives before the
-/// deadline, then removes itself: later requests are bounded by the HTTP idle timeout, and
+/// Closes the channel unless the end of a request head (an empty line after a request line)
+/// arrives before the deadline, which is fixed when the connection is accepted and never moves
+/// (bytes trickled in do not extend it); then removes itself: later requests are bounded by the HTTP idle timeout, and
 /// WebSocket frames never pass through it. The deadline starts when the connection is set up,
 /// so it covers the TLS handshake too.
 ///
@@ -80,7 +81,14 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
     private let timeout: TimeAmount
     private let onFailure: @Sendable (HandshakeFailure, SocketAddress?) -> Void
     private var deadline: Scheduled<Void>?
-    /// Whether the last byte that was not `\r` was `\n`: a second `\n` ends the head.
+    /// Whether a byte other than CR and LF arrived: the request line has begun. Empty lines
+    /// before it are allowed (RFC 9112 §2.2) and skipped, so they cannot pass for the empty line
+    /// that ends a head; they used to, and a client sending `\r\n\r\n` first was let off the
+    /// deadline before Hummingbird's idle timer existed (it starts with the first decoded head),
+    /// free to trickle a request line forever.
+    private var requestLineStarted = false
+    /// Whether the last byte that was not `\r` was `\n` after the request line began: a second
+    /// `\n` then ends the head.
     private var atLineStart = false
     private var headComplete = false
 
@@ -117,10 +125,11 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
                 switch byte {
                 case UInt8(ascii: "\n"):
                     if atLineStart { return true }
-                    atLineStart = true
+                    atLineStart = requestLineStarted
                 case UInt8(ascii: "\r"):
                     break
                 default:
+                    requestLineStarted = true
                     atLineStart = false
                 }
                 return false

@@ -7,6 +7,9 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Serves the router on a listening socket the process inherited (systemd socket activation),
 /// with the same connection set-up as the bound server (``ConnectionChannelFactory``).
@@ -86,6 +89,33 @@ struct InheritedSocketServer: Service {
                 channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
             }
         }
+    }
+}
+
+extension InheritedSocketServer {
+    /// The address `socket` is bound to, as text (`0.0.0.0`, `::`, `192.0.2.10`); `nil` if it is
+    /// not an IP socket. The Host check needs it: with socket activation `listen` is not used.
+    static func localHost(of socket: Int32) -> String? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        guard named == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let written: UnsafePointer<CChar>?
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            var bytes = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) }.sin_addr
+            written = inet_ntop(AF_INET, &bytes, &text, socklen_t(text.count))
+        case AF_INET6:
+            var bytes = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }.sin6_addr
+            written = inet_ntop(AF_INET6, &bytes, &text, socklen_t(text.count))
+        default:
+            written = nil
+        }
+        guard written != nil else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -46,6 +46,8 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .tooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .resumeRefused, .forbidden, .originNotAllowed: .forbidden
+        case .hostNotAllowed: .misdirectedRequest
+        case .bodyTimeout: .requestTimeout
         case .unauthorized: .unauthorized
         case .notFound: .notFound
         case .storeUnavailable, .shuttingDown, .serverBusy: .serviceUnavailable
@@ -55,14 +57,23 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func response(status: HTTPResponse.Status, code: RelayError.Code, message: String) -> Response {
+        Response.json(RelayError.jsonBody(code: code, message: message), status: status)
+    }
+}
+
+extension RelayError {
+    /// `{"error":{"code":"...","message":"..."}}` and a newline: every HTTP error body.
+    static func jsonBody(code: Code, message: String) -> [UInt8] {
         var writer = JSONWriter()
         writer.raw("{\"error\":{\"code\":")
         writer.string(code.rawValue)
         writer.raw(",\"message\":")
         writer.string(message)
         writer.raw("}}\n")
-        return Response.json(writer.bytes, status: status)
+        return writer.bytes
     }
+
+    var jsonBody: [UInt8] { Self.jsonBody(code: code, message: message) }
 }
 
 extension Response {

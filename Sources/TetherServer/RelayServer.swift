@@ -46,6 +46,9 @@ public struct RelayServer: Sendable {
         if let warning = configuration.insecureWarning {
             logger.critical("\(warning)", metadata: ["listen": "\(configuration.host):\(configuration.port)"])
         }
+        if let limit = FileDescriptorLimit.current(), let warning = limit.warning(maxConnections: configuration.relay.admission.maxConnections) {
+            logger.warning("\(warning)")
+        }
         if !ServerConfiguration.isLoopback(configuration.host), configuration.tls == nil {
             logger.warning(
                 "listening on \(configuration.host) beyond loopback without TLS: tokens and events cross the network in clear text; set tls.cert and tls.key, or put a TLS proxy in front"
@@ -67,6 +70,12 @@ public struct RelayServer: Sendable {
         let readiness = Readiness()
         let router = TetherRouter(context: TetherRequestContext.self)
         // First: a page from another site is refused before any route or error handling runs.
+        // First of all: a request must name the relay by a name it answers to (DNS rebinding);
+        // then a page from another site is refused before any route or error handling runs.
+        // With socket activation the relay answers on the socket's address, not `listen`'s.
+        let hosts = hooks.listeningSocket.flatMap(InheritedSocketServer.localHost(of:)).map(configuration.hosts.listening(on:)) ?? configuration.hosts
+        router.add(middleware: HostMiddleware(policy: hosts, relay: relay))
+        logger.info("Host check: \(hosts.summary)", metadata: ["listen": "\(configuration.host):\(configuration.port)"])
         router.add(middleware: OriginMiddleware(policy: configuration.origins, relay: relay))
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
@@ -90,7 +99,16 @@ public struct RelayServer: Sendable {
                 // after it). The WebSocket layer's own frame limit is a backstop: a transport
                 // enforces its configured (lower or equal) limit with an error frame before
                 // closing with 1009.
-                http1: HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))),
+                // A request body must be complete within the body timeout of its head; the idle
+                // timer counts every body part as activity, however small.
+                http1: HTTP1Channel.Configuration(
+                    additionalChannelHandlers: [
+                        RequestBodyDeadlineHandler(timeout: .milliseconds(Int64(configuration.bodyTimeout * 1000))) { error, address in
+                            relay.noteRefusal(error, client: address?.ipAddress ?? "unknown")
+                        }
+                    ],
+                    idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))
+                ),
                 ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits))
             ),
             tls: tls,
@@ -117,6 +135,14 @@ public struct RelayServer: Sendable {
                 serverName: "tether"
             ),
             onServerRunning: { channel in
+                // The listener: at the descriptor limit, pause accepting instead of spinning.
+                try? await AcceptPauseHandler.install(on: channel) { failure, pause in
+                    let error = RelayError(
+                        .init(rawValue: "fd_limit"),
+                        "\(failure); not accepting for \(pause.nanoseconds / 1_000_000) ms, connections wait in the backlog. Open-file limit: \(FileDescriptorLimit.current()?.description ?? "unknown")"
+                    )
+                    relay.noteRefusal(error, client: "listener")
+                }
                 readiness.markReady()
                 let port = channel.localAddress?.port ?? 0
                 let host = channel.localAddress?.ipAddress ?? "?"

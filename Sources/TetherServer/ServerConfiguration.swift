@@ -24,11 +24,17 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a new connection has to finish its TLS handshake and send its first request head
     /// (slowloris).
     public var handshakeTimeout: Double = 10
+    /// Seconds a request has, from its head, to deliver the rest of its body (slow bodies);
+    /// past it the request is answered 408 `body_timeout` and the connection closed.
+    public var bodyTimeout: Double = 60
     /// Serve HTTPS and WSS with this certificate chain and key (PEM files); `nil` serves plain HTTP.
     public var tls: TLSFiles?
     /// Which browser pages may use the relay: requests with an `Origin` header must come from
     /// the relay's own origin or one listed here.
     public var origins = OriginPolicy()
+    /// Which names requests may carry in `Host` (DNS rebinding): loopback names, the listen
+    /// address, and these.
+    public var hosts = HostPolicy()
 
     public init() {}
 
@@ -52,6 +58,7 @@ public struct ServerConfiguration: Sendable {
         ("limits.max-depth", "deepest JSON nesting accepted (default 64)"),
         ("limits.idle-timeout", "seconds an HTTP connection may stay idle between requests (default 30)"),
         ("limits.handshake-timeout", "seconds a new connection has to finish TLS and send its first request head, against slowloris (default 10)"),
+        ("limits.body-timeout", "seconds a request has, after its head, to send its whole body; slower bodies get 408 body_timeout and the connection is closed (default 60)"),
         ("limits.max-connections", "most subscriber connections open at once, 0 = no limit (default 10000); past it 503 server_busy"),
         ("limits.max-connections-per-address", "most subscriber connections from one address, 0 = no limit (default 1000); past it 429 too_many_connections"),
         ("limits.max-pending-connections", "most connections waiting to authenticate (a Socket.IO session before its CONNECT with a token), apart from max-connections, 0 = no limit (default 64); past it 503 server_busy"),
@@ -67,6 +74,7 @@ public struct ServerConfiguration: Sendable {
         ("tls.cert", "PEM certificate chain file: serve HTTPS/WSS (with tls.key)"),
         ("tls.key", "PEM private key file for tls.cert"),
         ("allowed-origins", "comma-separated browser origins (scheme://host[:port]) allowed besides the relay's own, or * for any; other Origins get 403 origin_not_allowed (default: none)"),
+        ("allowed-hosts", "comma-separated host names or addresses clients may use in Host besides loopback names and the listen address (any address when listening on 0.0.0.0 or ::), or * for any; other Hosts get 421 host_not_allowed (default: none)"),
         ("log.level", "trace, debug, info, notice, warning, error or critical (default info)"),
     ] + SQLiteBufferStore.Configuration.keys.map { ("store.sqlite.\($0.key)", $0.meaning) }
 
@@ -103,8 +111,10 @@ public struct ServerConfiguration: Sendable {
         relay.admission.maxClientRecords = try values.integer("limits.max-client-records", default: relay.admission.maxClientRecords, range: 1...100_000_000)
         idleTimeout = try values.number("limits.idle-timeout", default: idleTimeout, range: 0.1...3600)
         handshakeTimeout = try values.number("limits.handshake-timeout", default: handshakeTimeout, range: 0.1...3600)
+        bodyTimeout = try values.number("limits.body-timeout", default: bodyTimeout, range: 0.1...86_400)
         tls = try TLSFiles(certificate: values.text("tls.cert"), key: values.text("tls.key"))
         origins = try OriginPolicy(values.list("allowed-origins") ?? [])
+        hosts = try HostPolicy(values.list("allowed-hosts") ?? [], listen: host)
         relay.access = try Self.accessPolicy(values, environment: environment)
         insecure = try values.flag("insecure", default: false)
         if !Self.isLoopback(host), !insecure {
@@ -156,9 +166,11 @@ public struct ServerConfiguration: Sendable {
         )
     }
 
-    /// Whether `host` is a loopback name or address.
+    /// Whether `host` is `localhost` or a loopback address (127.0.0.0/8, `::1`, `::ffff:127.x.x.x`),
+    /// parsed as an address: `127.attacker.invalid` is a name that DNS may point anywhere.
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if HostPolicy.canonicalName(host) == "localhost" { return true }
+        return IPAddressLiteral(host)?.isLoopback ?? false
     }
 
     static func parseListen(_ text: String) throws(ConfigurationError) -> (String, Int) {

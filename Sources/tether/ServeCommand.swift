@@ -49,6 +49,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated browser origins allowed besides the relay's own (scheme://host[:port]), or *.")
     var allowedOrigins: String?
 
+    @Option(help: "Comma-separated host names or addresses clients may use in Host besides loopback names and the listen address, or *.")
+    var allowedHosts: String?
+
     @Option(help: "Where to log: journal, stderr, or auto (the journal when systemd connected stderr to it).")
     var log: String = "auto"
 
@@ -92,6 +95,9 @@ struct ServeCommand: AsyncParsableCommand {
             // Library metrics (Hummingbird's) go to the registry the Prometheus exporter emits.
             MetricsSystem.bootstrap(LibraryMetricsFactory())
             let logger = Logger(label: "tether")
+            if let (before, after) = FileDescriptorLimit.raiseSoftToHard() {
+                logger.notice("raised the open-file limit (RLIMIT_NOFILE) from \(before.soft) to \(after.soft), the hard limit: one per connection")
+            }
             let wedge = debugFaults ? WedgeSwitch() : nil
             let systemd = try SystemdWiring(environment: environment, logger: logger, wedge: wedge, warning: settings.insecureWarning) {
                 // What SIGHUP applies without a restart: the log level (docs/OPERATIONS.md).
@@ -118,6 +124,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let tlsCert { flags["tls.cert"] = .init(stringLiteral: tlsCert) }
         if let tlsKey { flags["tls.key"] = .init(stringLiteral: tlsKey) }
         if let allowedOrigins { flags["allowed-origins"] = .init(stringLiteral: allowedOrigins) }
+        if let allowedHosts { flags["allowed-hosts"] = .init(stringLiteral: allowedHosts) }
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: flags),
             EnvironmentVariablesProvider().prefixKeys(with: "tether"),

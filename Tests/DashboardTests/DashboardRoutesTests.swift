@@ -37,6 +37,29 @@ struct DashboardRoutesTests {
         await relay.terminate()
     }
 
+    @Test func symlinksLeadingOutOfTheFolderAreNotServed() async throws {
+        let folder = try temporaryDirectory(prefix: "dashboard")
+        let outside = try temporaryDirectory(prefix: "outside")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("js"), withIntermediateDirectories: true)
+        try Data("<p>page</p>".utf8).write(to: folder.appendingPathComponent("index.html"))
+        try Data("export const inside = 1".utf8).write(to: folder.appendingPathComponent("js/inside.js"))
+        try Data("export const secret = 1".utf8).write(to: outside.appendingPathComponent("secret.js"))
+        // A file link and a directory link pointing out, and a link that stays inside.
+        try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("js/leak.js"), withDestinationURL: outside.appendingPathComponent("secret.js"))
+        try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("linked"), withDestinationURL: outside)
+        try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("js/alias.js"), withDestinationURL: folder.appendingPathComponent("js/inside.js"))
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"], environment: ["TETHER_DASHBOARD_DIR": folder.path])
+        for path in ["/", "/dashboard/js/inside.js", "/dashboard/js/alias.js"] {
+            #expect(try await Self.get(relay, path).0 == 200, "\(path)")
+        }
+        for path in ["/dashboard/js/leak.js", "/dashboard/linked/secret.js"] {
+            let (status, body, _) = try await Self.get(relay, path)
+            #expect(status == 404, "\(path)")
+            #expect(!String(decoding: body, as: UTF8.self).contains("export const secret"), "\(path)")
+        }
+        await relay.terminate()
+    }
+
     /// GET with the raw path sent as is (URLSession would normalise `..`).
     static func get(_ relay: RelayProcess, _ path: String) async throws -> (Int, Data, String?) {
         let result = try await Command.run("/usr/bin/curl", ["-s", "--path-as-is", "-o", "-", "-w", "\n%{http_code} %{content_type}", relay.baseURL + path])

@@ -4,8 +4,8 @@ import TetherTesting
 
 /// The hostile-input table (issue 10): malformed, truncated, oversized, deeply nested, wrongly
 /// typed and invalid UTF-8 input on every transport, plus protocol abuse (a `last_sequence` from
-/// the future, another epoch, a second hello, an ack beyond head, a wrong secret), a slowloris and
-/// a bounded flood. For each case: the documented error, `/healthz` still answers, and a bystander
+/// the future, another epoch, a second hello, an ack beyond head, a wrong secret), `Host` names a
+/// rebound DNS name would carry (issue 15), slowloris heads and bodies, and a bounded flood. For each case: the documented error, `/healthz` still answers, and a bystander
 /// WebSocket subscriber that never misbehaves receives every accepted event, in order, with no gap.
 /// The per-transport tables (`WebSocketBadInputTests`, `EngineBadInputTests`, `HTTPSurfaceTests`)
 /// cover their close codes and session effects in more depth.
@@ -19,6 +19,7 @@ struct HostileInputSuiteTests {
         "TETHER_LIMITS_MAX_TOPICS_PER_CLIENT": "10",
         "TETHER_LIMITS_IDLE_TIMEOUT": "1",
         "TETHER_LIMITS_HANDSHAKE_TIMEOUT": "1",
+        "TETHER_LIMITS_BODY_TIMEOUT": "1",
         "TETHER_TRANSPORT_WEBSOCKET_MAX_FRAME_BYTES": "4096",
         "TETHER_STALE_TIMEOUT": "600",
     ]
@@ -61,6 +62,16 @@ struct HostileInputSuiteTests {
     static func post(bytes: [UInt8]) -> Input {
         .http("POST", "/v1/events", headers: ["Content-Type: application/json"], body: bytes)
     }
+    /// A request whose `Host` (and `Origin`, as a rebound page sends both) is `host`, raw so
+    /// that nothing rewrites the header.
+    static func rebound(_ method: String, _ path: String, host: String = "rebind.attacker.example:8765", body: String? = nil) -> Input {
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nOrigin: http://\(host)\r\nConnection: close\r\n"
+        if let body { request += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        return .raw(Array((request + "\r\n" + (body ?? "")).utf8))
+    }
+    static func upgrade(_ path: String, host: String) -> String {
+        "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nOrigin: http://\(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    }
     static let invalidUTF8 = Array(#"{"topic":"a","data":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8)
     static let invalidUTF8Topic = Array(#"{"topic":""#.utf8) + [0xC0, 0x80] + Array(#"","data":1}"#.utf8)
     static let deepArray = #"{"topic":"a","data":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
@@ -97,8 +108,33 @@ struct HostileInputSuiteTests {
         Case("HTTP unknown route", .http("GET", "/v1/nothing"), .status(404, code: "not_found")),
         Case("HTTP garbage request line", .raw(Array("HELLO THERE\r\n\r\n".utf8)), .statusOrClosed([400])),
         Case("HTTP binary garbage", .raw([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03] + Array(repeating: 0, count: 64)), .statusOrClosed([400])),
-        Case("HTTP header over 100 KB", .raw(Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n".utf8)), .statusOrClosed([400, 431])),
-        Case("HTTP truncated request then close", .raw(Array("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"topic\"".utf8)), .statusOrClosed([400])),
+        Case("HTTP header over 100 KB", .raw(Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n".utf8)), .statusOrClosed([400, 431])),
+        Case("HTTP truncated request then close", .raw(Array("POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"topic\"".utf8)), .statusOrClosed([400, 408])),
+        // Host (DNS rebinding: a page whose name now points at the relay sends its own name in
+        // Host and Origin, so only Host can tell), on every route and upgrade, and its neighbours.
+        Case("Host rebinding name on publish", rebound("POST", "/v1/events", body: #"{"topic":"rebind","data":1}"#), .status(421, code: "host_not_allowed")),
+        Case("Host rebinding name on poll", rebound("GET", "/v1/events?after=0"), .status(421, code: "host_not_allowed")),
+        Case("Host rebinding name on stats", rebound("GET", "/v1/stats"), .status(421, code: "host_not_allowed")),
+        Case("Host rebinding name on the dashboard", rebound("GET", "/"), .status(421, code: "host_not_allowed")),
+        Case("Host rebinding name on SSE", rebound("GET", "/v1/stream"), .status(421, code: "host_not_allowed")),
+        Case("Host rebinding name on Socket.IO polling", rebound("GET", "/socket.io/?EIO=4&transport=polling"), .status(421, code: "host_not_allowed")),
+        Case("Host rebinding name on the WebSocket upgrade", .raw(Array(upgrade("/v1/ws", host: "rebind.attacker.example:8765").utf8)), .status(400, code: nil)),
+        Case("Host rebinding name on the Socket.IO upgrade", .raw(Array(upgrade("/socket.io/?EIO=4&transport=websocket", host: "rebind.attacker.example:8765").utf8)), .status(400, code: nil)),
+        Case("Host rebinding name with a trailing dot", rebound("GET", "/v1/stats", host: "rebind.attacker.example."), .status(421, code: "host_not_allowed")),
+        Case("Host rebinding name in upper case, no port", rebound("GET", "/v1/stats", host: "REBIND.ATTACKER.EXAMPLE"), .status(421, code: "host_not_allowed")),
+        Case("Host 127.0.0.1.attacker", rebound("GET", "/v1/stats", host: "127.0.0.1.attacker"), .status(421, code: "host_not_allowed")),
+        Case("Host 127.attacker.invalid", rebound("GET", "/v1/stats", host: "127.attacker.invalid:8765"), .status(421, code: "host_not_allowed")),
+        Case("Host another address", rebound("GET", "/v1/stats", host: "[2001:db8::1]:8765"), .status(421, code: "host_not_allowed")),
+        Case("Host IPv6 without brackets", rebound("GET", "/v1/stats", host: "::1"), .status(400, code: "malformed")),
+        Case("Host with a path", rebound("GET", "/v1/stats", host: "localhost/x"), .status(400, code: "malformed")),
+        Case("Host missing", .raw(Array("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n".utf8)), .status(400, code: "malformed")),
+        Case("Host twice", .raw(Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: rebind.attacker.example\r\nConnection: close\r\n\r\n".utf8)), .status(400, code: "malformed")),
+        Case("Host LOCALHOST. is localhost", rebound("GET", "/v1/stats", host: "LOCALHOST.:8765"), .status(200, code: nil)),
+        Case("Host localhost without a port", rebound("GET", "/v1/stats", host: "localhost"), .status(200, code: nil)),
+        Case("Host [::1]", rebound("GET", "/v1/stats", host: "[::1]:8765"), .status(200, code: nil)),
+        Case("Host [0:0:0:0:0:0:0:1]", rebound("GET", "/v1/stats", host: "[0:0:0:0:0:0:0:1]"), .status(200, code: nil)),
+        Case("Host IPv4-mapped loopback", rebound("GET", "/v1/stats", host: "[::ffff:127.0.0.1]"), .status(200, code: nil)),
+        Case("Host another loopback address", rebound("GET", "/v1/stats", host: "127.9.8.7:1"), .status(200, code: nil)),
         // WebSocket
         Case("WS not JSON first", .ws(hello: nil, frames: ["hello?"]), .frame(#""code":"malformed""#)),
         Case("WS first frame not hello", .ws(hello: nil, frames: [#"{"type":"ack","seq":1}"#]), .frame(#""code":"hello_required""#)),
@@ -150,7 +186,7 @@ struct HostileInputSuiteTests {
 
         // A bounded flood: 200 bad requests pipelined on one connection, all answered, none stored.
         let flood = try RawTCPConnection(port: relay.port)
-        let bad = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n{x}"
+        let bad = "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n{x}"
         try await flood.send(String(repeating: bad, count: 200))
         let answers = await flood.read(timeout: 20) { bytes in
             String(decoding: bytes, as: UTF8.self).components(separatedBy: "HTTP/1.1 400").count > 200
@@ -183,6 +219,36 @@ struct HostileInputSuiteTests {
         }
         #expect(closedEarly, "the relay let a request head trickle for 200+ round trips on a kept-alive connection")
         slow.close()
+        // Empty lines before the request line are allowed (RFC 9112) but are not a head: sent
+        // first, they must not stop the handshake deadline.
+        let blankFirst = try RawTCPConnection(port: relay.port)
+        try await blankFirst.send("\r\n\r\n\r\n")
+        var blankFirstClosed = false
+        for byte in Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "z"), count: 200) {
+            do { try await blankFirst.send([byte]) } catch { blankFirstClosed = true; break }
+            let (_, closed) = await blankFirst.read(timeout: 0.05)
+            if closed { blankFirstClosed = true; break }
+            #expect(try await relay.http("GET", "/healthz").status == 200)
+        }
+        #expect(blankFirstClosed, "CRLFs before the request line let a trickled head outlive the handshake deadline")
+        blankFirst.close()
+        // A body trickled a byte at a time: every byte is activity for the idle timer, but the
+        // body deadline (1 s here) counts from the head: 408 body_timeout, then closed.
+        let slowBody = try RawTCPConnection(port: relay.port)
+        try await slowBody.send("POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        var slowBodyAnswer: [UInt8] = []
+        var slowBodyClosed = false
+        for _ in 0..<400 {
+            do { try await slowBody.send(" ") } catch { slowBodyClosed = true; break }
+            let (bytes, closed) = await slowBody.read(timeout: 0.05)
+            slowBodyAnswer += bytes
+            if closed { slowBodyClosed = true; break }
+        }
+        let slowBodyText = String(decoding: slowBodyAnswer, as: UTF8.self)
+        #expect(slowBodyClosed, "the relay held a body trickled for 400 round trips")
+        #expect(slowBodyText.hasPrefix("HTTP/1.1 408") && slowBodyText.contains(#""code":"body_timeout""#), "\(slowBodyText.prefix(300))")
+        slowBody.close()
+        #expect(try await relay.http("GET", "/healthz").status == 200)
 
         // Nothing accepted is lost: the log and the bystander both have every accepted event, in order.
         let log = try await relay.http("GET", "/v1/events?after=0&limit=10000")

@@ -18,7 +18,7 @@ struct LimitsEndToEndTests {
         // Raw, to see the Retry-After header.
         let connection = try RawTCPConnection(port: relay.port)
         let body = #"{"topic":"a","data":2}"#
-        try await connection.send("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        try await connection.send("POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
         let response = await connection.readHTTPResponse()
         #expect(response.status == 429)
         #expect(response.head.lowercased().contains("retry-after: "))
@@ -56,7 +56,7 @@ struct LimitsEndToEndTests {
         #expect(refused.closeCode == 1013)
         third.close()
         let sse = try RawTCPConnection(port: relay.port)
-        try await sse.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try await sse.send("GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         let sseRefused = await sse.readHTTPResponse()
         sse.close()
         #expect(sseRefused.status == 429)
@@ -96,7 +96,7 @@ struct LimitsEndToEndTests {
         #expect(refused.closeCode == 1013)
         second.close()
         let sse = try RawTCPConnection(port: relay.port)
-        try await sse.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try await sse.send("GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         let sseRefused = await sse.readHTTPResponse()
         sse.close()
         #expect(sseRefused.status == 503)
@@ -130,6 +130,106 @@ struct LimitsEndToEndTests {
         #expect(await relay.terminate() == 0)
         #expect(relay.log.components(separatedBy: "refused handshake_timeout").count == 2, "\(relay.log)")
         #expect(!relay.log.contains(" error "), "\(relay.log)")
+    }
+
+    @Test func anSSEClientThatLeavesFreesItsSlotAtOnce() async throws {
+        // Heartbeats every 60 s: a slot freed only when a write fails would stay taken.
+        let relay = try await RelayProcess.start(
+            arguments: ["--store", "memory"],
+            environment: ["TETHER_LIMITS_MAX_CONNECTIONS": "2", "TETHER_TRANSPORT_SSE_HEARTBEAT_INTERVAL": "60"]
+        )
+        func openStream() async throws -> (RawTCPConnection, Int) {
+            let stream = try RawTCPConnection(port: relay.port)
+            try await stream.send("GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let (bytes, _) = await stream.read(timeout: 10) { RawTCPConnection.headEnd($0) != nil }
+            let head = String(decoding: bytes, as: UTF8.self)
+            return (stream, head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0)
+        }
+        var open: [RawTCPConnection] = []
+        for _ in 0..<2 {
+            let (stream, status) = try await openStream()
+            #expect(status == 200)
+            open.append(stream)
+        }
+        let (full, fullStatus) = try await openStream()
+        #expect(fullStatus == 503)
+        full.close()
+        // One client leaves; polled with a deadline far below the heartbeat interval.
+        open.removeFirst().close()
+        var admitted = false
+        let deadline = Date().addingTimeInterval(10)
+        while !admitted, Date() < deadline {
+            let (stream, status) = try await openStream()
+            if status == 200 {
+                admitted = true
+                open.append(stream)
+            } else {
+                stream.close()
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(admitted, "the slot of an SSE client that hung up was still taken 10 s later")
+        for stream in open { stream.close() }
+        #expect(await relay.terminate() == 0)
+        #expect(!relay.log.contains(" error "), "\(relay.log)")
+    }
+
+    @Test func atTheFileDescriptorLimitAcceptsPauseAndHealthComesBack() async throws {
+        // A soft limit of 40 raised to the hard 100 at start, then 200 connections held open:
+        // accept fails with EMFILE while they are.
+        // The handshake deadline is long so that the flood holds its descriptors meanwhile.
+        let relay = try await RelayProcess.start(
+            arguments: ["--store", "memory"], environment: ["TETHER_LIMITS_HANDSHAKE_TIMEOUT": "120"], launcher: ["/usr/bin/prlimit", "--nofile=40:100"]
+        )
+        let pid = relay.process.processIdentifier
+        let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+        #expect(limits.split(separator: "\n").contains { $0.hasPrefix("Max open files") && $0.split(separator: " ").contains("100") && !$0.contains(" 40 ") }, "\(limits)")
+        #expect(relay.log.contains("raised the open-file limit (RLIMIT_NOFILE) from 40 to 100"), "\(relay.log)")
+        #expect(relay.log.contains("limits.max-connections is 10000 but the open-file limit is 100"), "\(relay.log)")
+        var flood: [RawTCPConnection] = []
+        for _ in 0..<200 { flood.append(try RawTCPConnection(port: relay.port)) }
+        // Wait until the relay holds every descriptor it may.
+        let soft = try Self.softDescriptorLimit(pid)
+        let full = Date().addingTimeInterval(20)
+        while Self.openDescriptors(pid) < soft, Date() < full { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(Self.openDescriptors(pid) >= soft, "the relay holds \(Self.openDescriptors(pid)) of \(soft) descriptors")
+        // While at the limit the relay waits; it does not retry accept in a loop. CPU over 2 s,
+        // a behaviour check with a generous bound: a spinning listener burns most of a core.
+        let before = try Self.cpuSeconds(pid)
+        let start = Date()
+        try await Task.sleep(for: .seconds(2))
+        let share = (try Self.cpuSeconds(pid) - before) / Date().timeIntervalSince(start)
+        #expect(share < 0.3, "the relay used \(share) of a core while at the descriptor limit")
+        #expect(relay.log.contains("refused fd_limit"), "\(relay.log)")
+        // Once the flood closes, descriptors free up and health answers.
+        for connection in flood { connection.close() }
+        var healthy = false
+        let deadline = Date().addingTimeInterval(20)
+        while !healthy, Date() < deadline {
+            healthy = (try? await relay.http("GET", "/healthz").status) == 200
+            if !healthy { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(healthy, "/healthz did not answer after the flood closed")
+        #expect(await relay.terminate() == 0)
+    }
+
+    /// The soft "Max open files" of process `pid`.
+    static func softDescriptorLimit(_ pid: Int32) throws -> Int {
+        let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+        let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? ""
+        return Int(line.dropFirst("Max open files".count).split(separator: " ").first ?? "") ?? 0
+    }
+
+    static func openDescriptors(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+    }
+
+    /// User plus system CPU time of process `pid`, in seconds (`/proc/PID/stat` fields 14, 15).
+    static func cpuSeconds(_ pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        let fields = stat[stat.range(of: ")", options: .backwards)!.upperBound...].split(separator: " ")
+        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Reads a WebSocket the relay upgrades and then refuses: its text frames and close code.
