@@ -249,7 +249,7 @@ let package = Package(
         ),
         .target(
             name: "TetherTesting",
-            dependencies: ["TetherCore", "MemoryStore"],
+            dependencies: ["TetherCore", "MemoryStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

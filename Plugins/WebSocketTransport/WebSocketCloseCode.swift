@@ -50,7 +50,7 @@ public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
         case .unsupportedData: .unsupportedData
         case .helloTimeout: .helloTimeout
         case .shuttingDown: .goingAway
-        case .malformed, .helloRequired, .duplicateHello, .invalidHello: .protocolError
+        case .malformed, .helloRequired, .duplicateHello, .invalidHello, .invalidName: .protocolError
         default: .internalError
         }
     }

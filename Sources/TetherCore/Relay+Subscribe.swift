@@ -50,7 +50,12 @@ extension Relay {
     public func subscribe(_ hello: Hello, transport: String, remote: String) async throws(RelayError) -> Session {
         if let id = hello.clientID { try NameRule.check(id, field: "client_id", code: .invalidName) }
         if let token = hello.resumeToken { try NameRule.check(token, field: "resume_token", code: .invalidName) }
-        for topic in hello.topics ?? [] { try NameRule.check(topic, field: "a subscribed topic", code: .invalidName) }
+        // A subscribed topic is only compared, never stored or printed, and one no event can carry
+        // (a control character, which the rule refuses for published topics) receives nothing:
+        // `tether publish` and `tether status` subscribe to one. Only its size is bounded.
+        for topic in hello.topics ?? [] where topic.isEmpty || topic.utf8.count > NameRule.maxBytes {
+            throw RelayError(.invalidName, "a subscribed topic must be 1 to \(NameRule.maxBytes) bytes (got \(topic.utf8.count))")
+        }
         let maxTopics = configuration.admission.maxTopicsPerClient
         if maxTopics > 0, let topics = hello.topics, topics.count > maxTopics {
             let error = RelayError(.tooManyTopics, "the subscription names \(topics.count) topics; the limit is \(maxTopics) per client (limits.max-topics-per-client)")

@@ -1,4 +1,5 @@
 public import TetherCore
+import Logging
 import Synchronization
 public import struct Foundation.Date
 
@@ -46,7 +47,8 @@ public enum ContinuityModel {
         configuration.readPageBytes = 200 + Int(rng.next() % 4_000)  // pages end early by bytes
         configuration.clientRecordTTL = 1e9
         let store = RacingStore(base: try await make(configuration.retention))
-        let relay = Relay(store: store, configuration: configuration, now: clock.source)
+        // Quiet: thousands of schedules would log every transition to the test output.
+        let relay = Relay(store: store, configuration: configuration, logger: Logger(label: "continuity-model") { _ in SwiftLogNoOpLogHandler() }, now: clock.source)
         try await relay.start()
 
         var log: [UInt64: String] = [:]  // seq → topic, for every event ever accepted

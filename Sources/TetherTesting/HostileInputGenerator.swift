@@ -8,22 +8,16 @@ import Foundation
 /// `FUZZ_CASES` (per decoder) and `FUZZ_SEED` in the environment override the defaults, for
 /// `make fuzz`.
 public struct HostileInputGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var random: SplitMix64
     public let seeds: [[UInt8]]
 
     public init(seed: UInt64, seeds: [String]) {
-        self.state = seed &+ 0x9E37_79B9_7F4A_7C15
+        self.random = SplitMix64(seed: seed)
         self.seeds = seeds.map { Array($0.utf8) }
     }
 
     /// SplitMix64: small, fast and good enough to spread mutations.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { random.next() }
 
     /// Cases per decoder: `FUZZ_CASES` or `default`.
     public static func caseCount(default value: Int) -> Int {

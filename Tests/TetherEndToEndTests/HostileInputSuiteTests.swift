@@ -93,6 +93,13 @@ struct HostileInputSuiteTests {
         Case("HTTP array of numbers", post("[1,2,3]"), .status(400, code: "invalid_event")),
         Case("HTTP empty array", post("[]"), .status(400, code: "invalid_event")),
         Case("HTTP control character in topic", post(#"{"topic":"a\u0007b","data":1}"#), .status(400, code: "invalid_event")),
+        Case("HTTP control character in producer id", post(#"{"topic":"a","data":1,"id":"p\u001bq"}"#), .status(400, code: "invalid_event")),
+        Case("HTTP line separator in topic", post(#"{"topic":"a\u2028b","data":1}"#), .status(400, code: "invalid_event")),
+        Case("HTTP lone high surrogate in producer id", post(#"{"topic":"a","data":1,"id":"\ud800"}"#), .status(400, code: "malformed")),
+        Case("HTTP lone low surrogate in data", post(#"{"topic":"a","data":"x\udfffy"}"#), .status(400, code: "malformed")),
+        Case("HTTP high surrogate followed by a non-surrogate escape", post(#"{"topic":"a","data":"\ud800\u0041"}"#), .status(400, code: "malformed")),
+        Case("HTTP two lone surrogates in one batch", post(#"[{"topic":"a","data":1,"id":"\ud800"},{"topic":"a","data":2,"id":"\udfff"}]"#), .status(400, code: "malformed")),
+        Case("HTTP a surrogate pair is valid (accepted)", post(#"{"topic":"pair","data":"\ud83d\ude00","id":"\ud83d\ude00"}"#), .status(202, code: nil)),
         Case("HTTP topic over 256 bytes", post(#"{"topic":""# + String(repeating: "t", count: 300) + #"","data":1}"#), .status(400, code: "invalid_event")),
         Case("HTTP event over max-event-bytes", post(#"{"topic":"a","data":""# + String(repeating: "x", count: 2000) + #""}"#), .status(413, code: "too_large")),
         Case("HTTP batch over max-batch-events", post(manyEvents), .status(413, code: "too_large")),
@@ -104,6 +111,9 @@ struct HostileInputSuiteTests {
         Case("HTTP poll after=-1", .http("GET", "/v1/events?after=-1"), .status(400, code: "malformed")),
         Case("HTTP poll after=abc", .http("GET", "/v1/events?after=abc"), .status(400, code: "malformed")),
         Case("HTTP poll after overflows UInt64", .http("GET", "/v1/events?after=18446744073709551616"), .status(400, code: "malformed")),
+        Case("HTTP poll after=2^63 (past the largest sequence)", .http("GET", "/v1/events?after=9223372036854775808"), .status(400, code: "malformed")),
+        Case("HTTP poll after=2^64-1", .http("GET", "/v1/events?after=18446744073709551615"), .status(400, code: "malformed")),
+        Case("HTTP poll after=2^63-1 answers with nothing", .http("GET", "/v1/events?after=9223372036854775807"), .status(200, code: nil)),
         Case("HTTP poll limit over 10000", .http("GET", "/v1/events?limit=99999999"), .status(400, code: "malformed")),
         Case("HTTP unknown route", .http("GET", "/v1/nothing"), .status(404, code: "not_found")),
         Case("HTTP garbage request line", .raw(Array("HELLO THERE\r\n\r\n".utf8)), .statusOrClosed([400])),
@@ -145,6 +155,8 @@ struct HostileInputSuiteTests {
         Case("WS another epoch is reset, not refused", .ws(hello: nil, frames: [#"{"type":"hello","epoch":"0000000000000000","last_sequence":3}"#]), .frame(#""type":"welcome""#)),
         Case("WS ack beyond head", .ws(hello: #"{"type":"hello"}"#, frames: [#"{"type":"ack","seq":1000000}"#]), .frame(#""code":"ack_beyond_delivered""#)),
         Case("WS wrong resume secret", .ws(hello: nil, frames: [#"{"type":"hello","client_id":"BYSTANDER","resume_token":"not-the-secret"}"#]), .frame(#""code":"resume_refused""#)),
+        Case("WS client id with a newline", .ws(hello: nil, frames: [#"{"type":"hello","client_id":"a\nINJECTED"}"#]), .frame(#""code":"invalid_hello""#)),
+        Case("WS last_sequence 2^63", .ws(hello: nil, frames: [#"{"type":"hello","epoch":"EPOCH","last_sequence":9223372036854775808}"#]), .frame(#""code":"invalid_hello""#)),
         Case("WS unknown frame type", .ws(hello: #"{"type":"hello"}"#, frames: [#"{"type":"subscribe"}"#]), .frame(#""code":"unknown_type""#)),
         Case("WS too many topics", .ws(hello: nil, frames: [#"{"type":"hello","topics":["1","2","3","4","5","6","7","8","9","10","11"]}"#]), .frame(#""code":"too_many_topics""#)),
         Case("WS publish with topic of the wrong type", .ws(hello: #"{"type":"hello"}"#, frames: [#"{"type":"publish","id":"p","topic":5,"data":1}"#]), .frame(#""code":"invalid_event""#)),
@@ -157,6 +169,11 @@ struct HostileInputSuiteTests {
         Case("SSE negative history", .http("GET", "/v1/stream?history=-5"), .status(400, code: "malformed")),
         Case("SSE wrong resume secret", .http("GET", "/v1/stream?client_id=BYSTANDER&resume_token=wrong"), .status(403, code: "resume_refused")),
         Case("SSE too many topics", .http("GET", "/v1/stream?topics=1,2,3,4,5,6,7,8,9,10,11"), .status(400, code: "too_many_topics")),
+        Case("SSE client id with a newline (log forging)", .http("GET", "/v1/stream?client_id=a%0AINJECTED%20level%3Dcritical"), .status(400, code: "invalid_name")),
+        Case("SSE empty client id", .http("GET", "/v1/stream?client_id="), .status(400, code: "invalid_name")),
+        Case("SSE client id over 256 bytes", .http("GET", "/v1/stream?client_id=" + String(repeating: "i", count: 300)), .status(400, code: "invalid_name")),
+        Case("SSE topic over 256 bytes", .http("GET", "/v1/stream?topics=" + String(repeating: "t", count: 300)), .status(400, code: "invalid_name")),
+        Case("SSE Last-Event-ID past 2^63", .http("GET", "/v1/stream", headers: ["Last-Event-ID: EPOCH:18446744073709551615"]), .status(400, code: "malformed")),
         // Socket.IO (Engine.IO errors are its own JSON shape: {"code": n, "message": ...})
         Case("Socket.IO Engine.IO v3", .http("GET", "/socket.io/?EIO=3&transport=polling"), .status(400, code: nil)),
         Case("Socket.IO unknown transport", .http("GET", "/socket.io/?EIO=4&transport=smoke"), .status(400, code: nil)),
@@ -257,6 +274,9 @@ struct HostileInputSuiteTests {
         let seen = await bystander.events(upTo: accepted.last ?? 0)
         #expect(seen == accepted, "the bystander saw \(seen)")
         bystander.connection.close()
+        // No input forged a log line (a client id or producer id carrying a newline).
+        let forged = relay.log.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("INJECTED") }
+        #expect(forged.isEmpty, "log lines forged from input: \(forged)")
         let status = await relay.terminate()
         #expect(status == 0, "relay log:\n\(relay.log.suffix(3000))")
     }
