@@ -115,15 +115,15 @@ struct SSEResumeRequest {
             // "<epoch>:<seq>", as this transport writes ids; a bare number is a seq of an unknown epoch.
             let parts = lastEventID.split(separator: ":", maxSplits: 1)
             guard let seq = ClientSequence.parse(parts.last ?? "") else {
-                throw RelayError(.malformed, "Last-Event-ID \"\(lastEventID)\" is not <epoch>:<seq> as this relay writes ids")
+                throw RelayError(.malformed, "Last-Event-ID \"\(lastEventID)\" is not <epoch>:<seq> as this relay writes ids, with seq \(ClientSequence.rule)")
             }
             hello.lastSequence = seq
             if parts.count == 2 { hello.epoch = Epoch(rawValue: String(parts[0])) }
         } else if let history = query["history"] {
-            guard let count = Int(history), count >= 0 else {
-                throw RelayError(.malformed, "history=\(history) is not a whole number")
+            guard let count = ClientSequence.parse(history) else {
+                throw RelayError(.malformed, "history=\(history.prefix(40)) is not \(ClientSequence.rule)")
             }
-            hello.history = count
+            hello.history = Int(clamping: count)
         }
     }
 }

@@ -65,6 +65,60 @@ struct DecoderFuzzTests {
         }
     }
 
+    static let numberSeeds = ["42", "0", "9223372036854775807", "1e3", "\"12\"", "0.5", "-7", "12345678901234567890"]
+
+    /// Whatever `ClientSequence` accepts, from random mutations and from every numeric edge in
+    /// every number position, is a sequence a store can hold (at most 2^63 − 1) and is exactly the
+    /// number the text says: digits for `parse(_:)`, or a whole double up to 2^53 for `parse(json:)`.
+    @Test func clientSequenceAcceptsOnlyExactWholeNumbersUpTo2pow63Minus1() {
+        var generator = HostileInputGenerator(seed: HostileInputGenerator.baseSeed &+ 6, seeds: Self.numberSeeds)
+        let inputs = generator.numericEdgeVariants + (0..<HostileInputGenerator.caseCount(default: 20_000)).map { _ in generator.input() }
+        var accepted = 0
+        var refused = 0
+        for input in inputs {
+            let text = String(decoding: input, as: UTF8.self)
+            if let value = ClientSequence.parse(text) {
+                #expect(value <= ClientSequence.max, "\(text) read as \(value)")
+                #expect(text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && UInt64(text) == value, "\(text) read as \(value)")
+                accepted += 1
+            } else {
+                refused += 1
+            }
+            if let value = ClientSequence.parse(json: text) {
+                #expect(value <= ClientSequence.max, "\(text) read as \(value)")
+                if ClientSequence.parse(text) != value {
+                    #expect(value <= 1 << 53 && Double(text) == Double(value), "\(text) read as \(value)")
+                }
+            }
+        }
+        #expect(accepted > 0)
+        #expect(refused > 0)
+        // The edges themselves, exactly.
+        #expect(ClientSequence.parse("9223372036854775807") == ClientSequence.max)
+        for refusedEdge in ["9223372036854775808", "18446744073709551615", "18446744073709551616", "-0", "+1", " 1", "1e3", "0x10", ""] {
+            #expect(ClientSequence.parse(refusedEdge) == nil, "\(refusedEdge)")
+        }
+        #expect(ClientSequence.parse(json: "1e3") == 1000)
+        #expect(ClientSequence.parse(json: "9007199254740992.0") == 1 << 53)
+        for refusedEdge in ["9223372036854775808", "1e19", "1e400", "-1", "-0", "1.5", "NaN", "Infinity", "0x10", "\"12\""] {
+            #expect(ClientSequence.parse(json: refusedEdge) == nil, "\(refusedEdge)")
+        }
+    }
+
+    @Test func publishRequestDecoderHoldsUpUnderNumericEdges() {
+        let decoder = PublishRequestDecoder(limits: IngestLimits())
+        let generator = HostileInputGenerator(seed: HostileInputGenerator.baseSeed, seeds: Self.seeds)
+        for input in generator.numericEdgeVariants {
+            do {
+                for draft in try decoder.decode(input, format: .json) {
+                    #expect((try? JSONScanner(maxDepth: 64).validateDocument(draft.data, in: draft.data.indices)) != nil)
+                }
+            } catch {
+                #expect(!error.message.isEmpty)
+            }
+        }
+    }
+
     @Test func sameSeedSameInputs() {
         var a = HostileInputGenerator(seed: 42, seeds: Self.seeds)
         var b = HostileInputGenerator(seed: 42, seeds: Self.seeds)

@@ -4,7 +4,8 @@ import TetherTesting
 @testable import WebSocketTransport
 
 /// Bounded, seeded fuzzing of the WebSocket client frame decoder: every frame is decoded or
-/// refused with a `RelayError`, never a crash. `make fuzz` runs many more cases.
+/// refused with a `RelayError`, never a crash, and every sequence it accepts is at most 2^63 − 1.
+/// `make fuzz` runs many more cases.
 @Suite("WebSocket frame fuzzing (bounded, seeded)")
 struct ClientFrameFuzzTests {
     static let seeds = [
@@ -22,9 +23,18 @@ struct ClientFrameFuzzTests {
         var generator = HostileInputGenerator(seed: HostileInputGenerator.baseSeed &+ 2, seeds: Self.seeds)
         var decoded = 0
         var refused = 0
-        for _ in 0..<HostileInputGenerator.caseCount(default: 20_000) {
+        // Random mutations, then every numeric edge in every number position of every seed.
+        let inputs = (0..<HostileInputGenerator.caseCount(default: 20_000)).map { _ in generator.input() } + generator.numericEdgeVariants
+        for input in inputs {
             do {
-                _ = try ClientFrame.parse(generator.input(), scanner: scanner)
+                switch try ClientFrame.parse(input, scanner: scanner) {
+                case .hello(let hello, _):
+                    #expect((hello.lastSequence ?? 0) <= ClientSequence.max, "\(String(decoding: input, as: UTF8.self))")
+                    #expect((hello.history ?? 0) >= 0)
+                case .ack(let seq):
+                    #expect(seq <= ClientSequence.max, "\(String(decoding: input, as: UTF8.self))")
+                default: break
+                }
                 decoded += 1
             } catch {
                 #expect(!error.code.rawValue.isEmpty)

@@ -53,9 +53,14 @@ struct SeedRequests: Sendable {
 
     private func acknowledge(_ event: SocketIOEvent) -> [UInt8] {
         var w = JSONWriter()
-        guard let seq = number("sequence", of: event) else {
-            w.raw("{\"error\":{\"code\":\"malformed\",\"message\":\"acknowledge_event needs {\\\"sequence\\\": N}\"}}")
-            return w.bytes
+        let seq: UInt64
+        do throws(RelayError) {
+            guard let number = try Self.number("sequence", in: event.arguments) else {
+                throw RelayError(.malformed, "acknowledge_event needs {\"sequence\": N}, N \(ClientSequence.rule)")
+            }
+            seq = number
+        } catch {
+            return Self.refusal(error, prefix: "{")
         }
         w.raw("{\"sequence\":")
         w.number(seq)
@@ -75,33 +80,41 @@ struct SeedRequests: Sendable {
     /// Retained events after `last_sequence` (or `from_sequence - 1`), up to the lag cap, read
     /// beside the session's cursor (which it does not move).
     private func replay(_ event: SocketIOEvent) async -> [UInt8] {
-        let after = number("last_sequence", of: event) ?? number("from_sequence", of: event).map { $0 > 0 ? $0 - 1 : 0 } ?? 0
         let limit = relay.configuration.lagCap
-        do {
-            let (log, events) = try await relay.events(after: after, limit: limit)
+        do throws(RelayError) {
+            var after = try Self.number("last_sequence", in: event.arguments)
+            if after == nil { after = try Self.number("from_sequence", in: event.arguments).map { $0 > 0 ? $0 - 1 : 0 } }
+            let position = after ?? 0
+            let (log, events) = try await relay.events(after: position, limit: limit)
             return SeedEvents.batch(events) { w in
                 w.raw(",\"from_sequence\":")
-                w.number(after + 1)
+                w.number(position + 1)
                 w.raw(",\"to_sequence\":")
-                w.number(events.last?.seq ?? after)
+                w.number(events.last?.seq ?? position)
                 w.raw(",\"head\":")
                 w.number(log.head)
                 w.raw(",\"epoch\":")
                 w.string(log.epoch.rawValue)
-                if after + 1 < log.oldest, after < log.head {
+                if position + 1 < log.oldest, position < log.head {
                     w.raw(",\"gap\":")
-                    SeedEvents.gap(Gap(from: after + 1, to: min(log.oldest - 1, log.head), reason: log.trims.reason(for: log.oldest - 1) ?? .evicted), into: &w)
+                    SeedEvents.gap(Gap(from: position + 1, to: min(log.oldest - 1, log.head), reason: log.trims.reason(for: log.oldest - 1) ?? .evicted), into: &w)
                 }
             }
         } catch {
-            var w = JSONWriter()
-            w.raw("{\"events\":[],\"count\":0,\"error\":{\"code\":")
-            w.string(error.code.rawValue)
-            w.raw(",\"message\":")
-            w.string(error.message)
-            w.raw("}}")
-            return w.bytes
+            return Self.refusal(error, prefix: "{\"events\":[],\"count\":0,")
         }
+    }
+
+    /// `prefix` then `"error":{"code","message"}}`: a refused request's answer.
+    private static func refusal(_ error: RelayError, prefix: StaticString) -> [UInt8] {
+        var w = JSONWriter()
+        w.raw(prefix)
+        w.raw("\"error\":{\"code\":")
+        w.string(error.code.rawValue)
+        w.raw(",\"message\":")
+        w.string(error.message)
+        w.raw("}}")
+        return w.bytes
     }
 
     private func stats() -> [UInt8] {
@@ -110,16 +123,30 @@ struct SeedRequests: Sendable {
 
     /// The JSON of member `key` of the event's first argument, when that is an object.
     private func member(_ key: String, of event: SocketIOEvent) -> [UInt8]? {
-        guard let first = event.arguments.first, first.first == UInt8(ascii: "{"),
+        Self.member(key, of: event.arguments)
+    }
+
+    private static func member(_ key: String, of arguments: [[UInt8]]) -> [UInt8]? {
+        guard let first = arguments.first, first.first == UInt8(ascii: "{"),
             let members = try? JSONScanner().members(ofObject: first, in: first.indices)
         else { return nil }
         return members.first { $0.key == key }.map { Array(first[$0.value]) }
     }
 
-    /// Member `key` as a whole number, or the first argument itself when it is a number.
-    private func number(_ key: String, of event: SocketIOEvent) -> UInt64? {
-        let bytes = member(key, of: event) ?? event.arguments.first.flatMap { $0.first == UInt8(ascii: "{") ? nil : $0 }
-        guard let bytes else { return nil }
-        return ClientSequence.parse(json: String(decoding: bytes, as: UTF8.self))
+    /// Member `key` of the first argument (or the first argument itself when it is not an
+    /// object) as ``ClientSequence/parse(json:)`` reads it, also from a numeric string as
+    /// `auth.last_sequence` is; `nil` when absent or `null`.
+    ///
+    /// - Throws: `malformed`, naming ``ClientSequence/rule``, for any other value: a request that
+    ///   names a position it cannot have is refused, not answered from another position.
+    static func number(_ key: String, in arguments: [[UInt8]]) throws(RelayError) -> UInt64? {
+        guard let bytes = member(key, of: arguments) ?? arguments.first.flatMap({ $0.first == UInt8(ascii: "{") ? nil : $0 }) else { return nil }
+        var text = String(decoding: bytes, as: UTF8.self)
+        if text == "null" { return nil }
+        if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = String(text.dropFirst().dropLast()) }
+        guard let value = ClientSequence.parse(json: text) else {
+            throw RelayError(.malformed, "\(key) must be \(ClientSequence.rule), not \(text.prefix(40))")
+        }
+        return value
     }
 }
