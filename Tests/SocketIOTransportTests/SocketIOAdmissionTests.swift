@@ -92,9 +92,16 @@ struct SocketIOAdmissionTests {
         _ = try await Self.awaitMetric(relay, #"tether_connection_slots{pool="pending"}"#, 0)
         _ = try await Self.awaitMetric(relay, #"tether_connection_slots{pool="authenticated"}"#, 0)
         let before = try #require(relay.residentBytes)
+        let started = ContinuousClock.now
         let statuses = try await engine.flood(count: 20_000)
+        let seconds = Int((ContinuousClock.now - started).components.seconds)
         #expect(statuses.values.reduce(0, +) == 20_000, "\(statuses)")
-        #expect(statuses[withTokens ? 429 : 503, default: 0] > 19_000, "\(statuses)")
+        // Sessions that get in are abandoned and expire each pending timeout (1 s), freeing their
+        // slots (8 per address pending with tokens, 64 in all without): on a loaded machine a
+        // slower flood admits more, never more than the slots free over its duration.
+        let slots = withTokens ? 8 : 64
+        let admitted = 20_000 - statuses[withTokens ? 429 : 503, default: 0]
+        #expect(admitted <= slots * (seconds + 3), "\(admitted) admitted in \(seconds) s: \(statuses)")
         #expect(try await Self.awaitMetric(relay, #"tether_connection_slots{pool="pending"}"#, 0) == 0)
         #expect(try await Self.awaitMetric(relay, #"tether_connection_slots{pool="authenticated"}"#, 0) == 0)
         let after = try #require(relay.residentBytes)
