@@ -3,8 +3,8 @@ public import TetherCore
 /// A WebSocket close code the relay sends, and whether a client should reconnect after it.
 ///
 /// The rule clients implement (`docs/PROTOCOL.md`, like Centrifugo's): codes 4000–4499 and the
-/// standard 1001 and 1011 mean "reconnect with backoff"; 4500–4999 and 1003, 1009 mean "do not
-/// reconnect as you were" (fix the request, or start without the refused identity).
+/// standard 1001 and 1011 mean "reconnect with backoff"; 4500–4999 and 1002, 1003, 1007, 1009
+/// mean "do not reconnect as you were" (fix the request, or start without the refused identity).
 public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
     public let code: UInt16
 
@@ -12,8 +12,13 @@ public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
 
     /// The relay is shutting down or restarting.
     public static let goingAway = WebSocketCloseCode(1001)
+    /// A frame that breaks RFC 6455's framing rules (unmasked, reserved bits or opcode, a stray
+    /// or interleaved continuation, a bad control frame).
+    public static let invalidFrame = WebSocketCloseCode(1002)
     /// A binary frame: the protocol is JSON text only.
     public static let unsupportedData = WebSocketCloseCode(1003)
+    /// A text message, or a close reason, that is not UTF-8.
+    public static let invalidPayload = WebSocketCloseCode(1007)
     /// An inbound message over `transport.websocket.max-frame-bytes`.
     public static let tooLarge = WebSocketCloseCode(1009)
     /// The relay failed in a way the client did not cause.
@@ -48,6 +53,8 @@ public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
         case .storeUnavailable: .storeUnavailable
         case .tooLarge: .tooLarge
         case .unsupportedData: .unsupportedData
+        case .invalidFrame: .invalidFrame
+        case .invalidUTF8: .invalidPayload
         case .helloTimeout: .helloTimeout
         case .shuttingDown: .goingAway
         case .malformed, .helloRequired, .duplicateHello, .invalidHello, .invalidName: .protocolError
@@ -69,6 +76,10 @@ extension RelayError.Code {
     public static let unknownType = RelayError.Code(rawValue: "unknown_type")
     /// A binary frame.
     public static let unsupportedData = RelayError.Code(rawValue: "unsupported_data")
+    /// A frame that breaks RFC 6455's framing rules (close 1002).
+    public static let invalidFrame = RelayError.Code(rawValue: "invalid_frame")
+    /// A text message or close reason that is not UTF-8 (close 1007).
+    public static let invalidUTF8 = RelayError.Code(rawValue: "invalid_utf8")
     /// No hello in time.
     public static let helloTimeout = RelayError.Code(rawValue: "hello_timeout")
 }

@@ -154,6 +154,9 @@ final class WebSocketConnection: Sendable {
                 case .tooLarge(let size):
                     await fail(RelayError(.tooLarge, "a message of \(size) bytes is over the limit of \(configuration.maxFrameBytes) (transport.websocket.max-frame-bytes)"))
                     return
+                case .notUTF8:
+                    await fail(FrameRules.Violation.notUTF8("a text message").error)
+                    return
                 case .text(let text):
                     bytes = text
                 }
@@ -195,6 +198,8 @@ final class WebSocketConnection: Sendable {
                 guard await handle(frame, bytes: bytes, session: current) else { return }
             }
             endReason.withLock { $0 = $0 ?? "client closed the connection" }
+        } catch let violation as FrameRules.Violation {
+            await fail(violation.error)
         } catch {
             endReason.withLock { $0 = $0 ?? "connection lost: \(error)" }
         }

@@ -73,7 +73,13 @@ public struct WebSocketTransport: Transport {
     public func register(on routes: Routes, relay: Relay) {
         let configuration = self.configuration
         let decoder = PublishRequestDecoder(limits: limits)
-        routes.ws(RouterPath(stringLiteral: configuration.path)) { inbound, outbound, context in
+        // The frame rules (RFC 6455 §5) go into the pipeline while the upgrade is decided, so
+        // they see the first frame too; see FrameRulesInstaller.
+        let shouldUpgrade: @Sendable (Request, TetherRequestContext) async throws -> RouterShouldUpgrade = { _, context in
+            try await FrameRulesInstaller.add(to: context.channel, logger: context.logger)
+            return .upgrade([:])
+        }
+        routes.ws(RouterPath(stringLiteral: configuration.path), shouldUpgrade: shouldUpgrade) { inbound, outbound, context in
             // Refusals happen after the upgrade, as an error frame and a close code, because
             // Hummingbird answers any upgrade refused in `shouldUpgrade` with an empty 400 that
             // would not say why. A missing or wrong token (header, or ?token= for browsers) is

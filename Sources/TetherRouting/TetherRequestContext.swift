@@ -11,11 +11,15 @@ public struct TetherRequestContext: RequestContext, WebSocketRequestContext, Rem
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<TetherRequestContext>
     public let remoteAddress: SocketAddress?
+    /// The connection the request came on: a transport may shape its pipeline while deciding an
+    /// upgrade (the WebSocket transport adds its RFC 6455 frame checks).
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
         self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 
     /// The peer's address without its port (the key of per-address limits), or `unknown`.

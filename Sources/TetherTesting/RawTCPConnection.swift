@@ -113,22 +113,38 @@ public final class RawTCPConnection: @unchecked Sendable {
         "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extraHeaders)\r\n"
     }
 
-    /// A masked client WebSocket frame (opcode 1 = text, 8 = close, 2 = binary).
-    public static func webSocketFrame(_ payload: [UInt8], opcode: UInt8 = 1, fin: Bool = true) -> [UInt8] {
-        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+    /// A client WebSocket frame (opcode 0 = continuation, 1 = text, 2 = binary, 8 = close,
+    /// 9 = ping, 10 = pong), masked as RFC 6455 requires unless `masked` is false.
+    /// `reservedBits` (0–7: RSV1 = 4, RSV2 = 2, RSV3 = 1) lets a test break the framing rules.
+    public static func webSocketFrame(_ payload: [UInt8], opcode: UInt8 = 1, fin: Bool = true, masked: Bool = true, reservedBits: UInt8 = 0) -> [UInt8] {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | (reservedBits & 0x07) << 4 | (opcode & 0x0F)]
+        let maskBit: UInt8 = masked ? 0x80 : 0
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
+            frame.append(maskBit | UInt8(payload.count))
         } else if payload.count <= 0xFFFF {
-            frame.append(0x80 | 126)
+            frame.append(maskBit | 126)
             frame += [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
         } else {
-            frame.append(0x80 | 127)
+            frame.append(maskBit | 127)
             frame += (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) }
         }
+        guard masked else { return frame + payload }
         frame += mask
         frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
         return frame
+    }
+
+    /// A client close frame with `code` (nil: no payload) and `reason` bytes after it.
+    public static func webSocketClose(_ code: UInt16?, reason: [UInt8] = []) -> [UInt8] {
+        webSocketFrame(code.map { [UInt8($0 >> 8), UInt8($0 & 0xFF)] + reason } ?? reason, opcode: 8)
+    }
+
+    /// The status code of the first complete server close frame in `bytes` (0 for one without a
+    /// payload), or nil if none arrived yet.
+    public static func serverCloseCode(_ bytes: [UInt8]) -> Int? {
+        guard let close = serverFrames(bytes).first(where: { $0.opcode == 8 }) else { return nil }
+        return close.payload.count >= 2 ? Int(close.payload[0]) << 8 | Int(close.payload[1]) : 0
     }
 
     /// The payloads of the unmasked server text and close frames in `bytes` (after a 101 head), as text.

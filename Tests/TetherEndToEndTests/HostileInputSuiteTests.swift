@@ -163,6 +163,13 @@ struct HostileInputSuiteTests {
         Case("WS frame over max-frame-bytes", .ws(hello: #"{"type":"hello"}"#, frames: [String(repeating: "x", count: 10_000)]), .wsClosed),
         Case("WS invalid UTF-8 text frame", .ws(hello: #"{"type":"hello"}"#, frames: [], raw: RawTCPConnection.webSocketFrame([0x7B, 0xFF, 0xFE, 0x7D])), .wsClosed),
         Case("WS truncated frame then close", .ws(hello: #"{"type":"hello"}"#, frames: [], raw: Array(RawTCPConnection.webSocketFrame(Array(repeating: 0x61, count: 200)).prefix(40))), .statusOrClosed([])),
+        // WebSocket framing (RFC 6455 §5), each as the first frame: the exact close code.
+        Case("WS unmasked frame", .ws(hello: nil, frames: [], raw: RawTCPConnection.webSocketFrame(Array(#"{"type":"hello"}"#.utf8), masked: false)), .frame(#""close":1002"#)),
+        Case("WS continuation with no message started", .ws(hello: nil, frames: [], raw: RawTCPConnection.webSocketFrame(Array(#"{"type":"hello"}"#.utf8), opcode: 0)), .frame(#""close":1002"#)),
+        Case("WS text frame inside a fragmented message", .ws(hello: nil, frames: [], raw: RawTCPConnection.webSocketFrame(Array(#"{"type":"#.utf8), fin: false) + RawTCPConnection.webSocketFrame(Array(#""hello"}"#.utf8))), .frame(#""close":1002"#)),
+        Case("WS reserved bit without an extension", .ws(hello: nil, frames: [], raw: RawTCPConnection.webSocketFrame(Array(#"{"type":"hello"}"#.utf8), reservedBits: 4)), .frame(#""close":1002"#)),
+        Case("WS reserved opcode", .ws(hello: nil, frames: [], raw: RawTCPConnection.webSocketFrame([], opcode: 0xB)), .frame(#""close":1002"#)),
+        Case("WS text not UTF-8 (exact close code)", .ws(hello: nil, frames: [], raw: RawTCPConnection.webSocketFrame([0x7B, 0xFF, 0x7D])), .frame(#""close":1007"#)),
         // SSE
         Case("SSE Last-Event-ID not a sequence", .http("GET", "/v1/stream", headers: ["Last-Event-ID: abc"]), .status(400, code: "malformed")),
         Case("SSE Last-Event-ID from the future", .http("GET", "/v1/stream", headers: ["Last-Event-ID: EPOCH:1000000"]), .status(400, code: "future_sequence")),
