@@ -29,6 +29,8 @@ public struct Event: Sendable, Hashable {
     }
 
     static let fixedOverhead = 48
+    /// What ``retainedBytes`` counts for an event beyond its data, topic and producer id.
+    public static var fixedOverheadBytes: Int { fixedOverhead }
 }
 
 /// An event as a producer submitted it, before the log gave it a sequence number.

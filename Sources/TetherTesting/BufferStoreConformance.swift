@@ -15,6 +15,7 @@ public enum BufferStoreConformance {
     public enum Check: String, CaseIterable, Sendable, CustomStringConvertible {
         case sequencesStartAtOneAndIncrease
         case readReturnsEventsAfterInOrder
+        case readEndsAtItsByteBoundButAlwaysMakesProgress
         case dataBytesAreKeptExactly
         case duplicateProducerIDIsNotStoredTwice
         case countCapEvictsOldestAndRecordsWhy
@@ -49,6 +50,17 @@ public enum BufferStoreConformance {
             try expect(tail.map(\.seq) == [9, 10], "read(after: 8) gave \(tail.map(\.seq))")
             let none = try await store.read(after: 10, limit: 100)
             try expect(none.isEmpty, "read past head gave \(none.map(\.seq))")
+            try await store.close()
+        case .readEndsAtItsByteBoundButAlwaysMakesProgress:
+            let store = try await make(RetentionPolicy())
+            _ = try await store.open()
+            let payload = Array(repeating: UInt8(ascii: "7"), count: 1000)
+            _ = try await store.append((0..<10).map { _ in EventDraft(topic: "t", data: payload) })
+            let one = payload.count + 1 + Event.fixedOverheadBytes
+            let page = try await store.read(after: 0, limit: 10, maxBytes: 3 * one)
+            try expect(page.map(\.seq) == [1, 2, 3], "read(maxBytes: 3 events' worth) gave \(page.map(\.seq))")
+            let tiny = try await store.read(after: 4, limit: 10, maxBytes: 1)
+            try expect(tiny.map(\.seq) == [5], "a byte bound smaller than one event must still return it, got \(tiny.map(\.seq))")
             try await store.close()
         case .dataBytesAreKeptExactly:
             let store = try await make(RetentionPolicy())
