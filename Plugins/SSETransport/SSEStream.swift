@@ -34,7 +34,7 @@ struct SSEStream: Sendable {
                     session.touch()
                 }
             }
-            reason = Task.isShuttingDownGracefully ? "relay shutting down" : "client went away"
+            reason = Task.isShuttingDownGracefully ? "the relay is shutting down (the stream was ended)" : "the client closed the connection"
         } catch let error as RelayError {
             reason = error.message
             var frame = JSONWriter()
@@ -46,7 +46,7 @@ struct SSEStream: Sendable {
             try? await writer.write(ByteBuffer(bytes: frame.bytes))
         } catch is CancellationError {
             // Cancelled by graceful shutdown, or because the client hung up (see SSETransport).
-            reason = Task.isShuttingDownGracefully ? "relay shutting down" : "client went away"
+            reason = Task.isShuttingDownGracefully ? "the relay is shutting down (the stream was ended)" : "the client closed the connection"
         } catch {
             reason = "stream write failed: \(error)"
         }

@@ -2,6 +2,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
+import ServiceLifecycle
 import Synchronization
 import TetherCore
 import struct Foundation.Date
@@ -197,7 +198,12 @@ final class WebSocketConnection: Sendable {
                 }
                 guard await handle(frame, bytes: bytes, session: current) else { return }
             }
-            endReason.withLock { $0 = $0 ?? "client closed the connection" }
+            // On graceful shutdown WSCore closes the connection (code 1000) and the inbound stream
+            // ends when the client answers: the relay ended it, not the client.
+            let reason = Task.isShuttingDownGracefully
+                ? "the relay is shutting down (the client was sent close code 1000, normal closure)"
+                : "the client closed the connection"
+            endReason.withLock { $0 = $0 ?? reason }
         } catch let violation as FrameRules.Violation {
             await fail(violation.error)
         } catch {

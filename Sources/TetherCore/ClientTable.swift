@@ -50,6 +50,8 @@ struct Transition: Sendable {
     var sessionID: UInt64?
     var message: String
     var seq: UInt64?
+    /// Why the connection ended or the hello was refused (the `TETHER_REASON` field).
+    var reason: String?
 }
 
 extension Relay {
@@ -69,6 +71,7 @@ extension Relay {
             if let session = transition.sessionID ?? record.sessionID { metadata[LogKey.connectionID] = "\(session)" }
             if let previous = transition.previous { metadata[LogKey.previousState] = "\(previous.rawValue)" }
             if let seq = transition.seq { metadata[LogKey.seq] = "\(seq)" }
+            if let reason = transition.reason { metadata[LogKey.reason] = "\(reason)" }
             if let rtt = record.rttSeconds { metadata[LogKey.latencyMilliseconds] = "\(Self.format(rtt * 1000))" }
             let level: Logger.Level = switch transition.event {
             case .resumeRefused, .slowConsumer, .replayGap, .stale: .warning
@@ -99,7 +102,7 @@ extension Relay {
                 if record.state == .connected, time.timeIntervalSince(record.lastActivity) >= configuration.staleTimeout {
                     record.state = .stale
                     if let id = record.sessionID { table.sessions[id]?.markStale() }
-                    transitions.append(Transition(event: .stale, record: record, previous: .connected, message: "client went stale: no traffic for \(Int(configuration.staleTimeout)) s"))
+                    transitions.append(Transition(event: .stale, record: record, previous: .connected, message: "client \(record.id) went stale: no traffic for \(Int(configuration.staleTimeout)) s", reason: "no traffic for \(Int(configuration.staleTimeout)) s"))
                 }
                 if record.state == .disconnected, let since = record.disconnectedAt,
                     time.timeIntervalSince(since) >= configuration.clientRecordTTL
@@ -107,7 +110,7 @@ extension Relay {
                     table.records[id] = nil
                     table.dirty.remove(id)
                     forgotten.append(id)
-                    transitions.append(Transition(event: .forgotten, record: record, message: "client record expired after \(Int(configuration.clientRecordTTL)) s disconnected; its id can be claimed anew"))
+                    transitions.append(Transition(event: .forgotten, record: record, message: "client \(record.id)'s record expired after \(Int(configuration.clientRecordTTL)) s disconnected; its id can be claimed anew"))
                     continue
                 }
                 table.records[id] = record

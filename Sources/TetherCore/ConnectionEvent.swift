@@ -27,4 +27,6 @@ public enum LogKey {
     public static let latencyMilliseconds = "tether.latency_ms"
     public static let quality = "tether.quality"
     public static let remote = "tether.remote"
+    /// Why a connection ended or a hello was refused, in words (`TETHER_REASON`).
+    public static let reason = "tether.reason"
 }

@@ -82,7 +82,7 @@ extension Relay {
         do {
             plan = try ReplayPlan.make(for: request, log: state, lagCap: configuration.lagCap)
         } catch {
-            emit([Transition(event: .resumeRefused, record: claim.record, sessionID: sessionID, message: "hello refused: \(error.message)")])
+            emit([Transition(event: .resumeRefused, record: claim.record, sessionID: sessionID, message: "client \(claim.record.id)'s hello refused: \(error.message)", reason: error.message)])
             throw error
         }
         let topics = hello.topics.flatMap { $0.isEmpty ? nil : Set($0) }
@@ -111,7 +111,7 @@ extension Relay {
         if let record = existing {
             guard let token = hello.resumeToken, record.secret.matches(token) else {
                 counters.resumeRefused.add(1, ordering: .relaxed)
-                emit([Transition(event: .resumeRefused, record: record, message: "resume refused: client id \(record.id) is bound to a resume secret and the hello did not present it")])
+                emit([Transition(event: .resumeRefused, record: record, message: "client \(record.id)'s resume refused over \(transport) from \(remote): the id is bound to a resume secret and the hello did not present it", reason: "the id is bound to a resume secret and the hello did not present it")])
                 throw RelayError(.resumeRefused, "client id \(record.id) belongs to another client: resume it with its resume_token, or connect without a client_id to get a new one")
             }
             return Claim(record: record, known: true)
@@ -147,23 +147,25 @@ extension Relay {
             }
             var record = table.records[claim.record.id] ?? claim.record
             var displaced: Session?
+            let oldRemote = record.remote
             if let previous = record.sessionID, let old = table.sessions.removeValue(forKey: previous) {
                 displaced = old
                 old.drainProgress(into: &record, now: time)
                 if record.connectedSince != nil { record.connectedSeconds += time.timeIntervalSince(record.connectedSince!) }
-                transitions.append(Transition(event: .superseded, record: record, sessionID: previous, message: "connection superseded by a new connection of the same client"))
+                transitions.append(Transition(event: .superseded, record: record, sessionID: previous, message: "client \(record.id)'s connection from \(oldRemote) superseded by a new connection of the same client", reason: "superseded by a new connection of the same client"))
             }
+            // The new connection's transport and remote, before any entry of it is built.
+            record.transport = transport
+            record.remote = remote
             if claim.known {
                 record.countReconnect(now: time, window: configuration.reconnectWindow)
                 let before = record.state
                 record.state = .reconnecting
-                transitions.append(Transition(event: .resumed, record: record, previous: before, sessionID: session.id, message: "client resuming after seq \(plan.startAfter)", seq: plan.startAfter))
+                transitions.append(Transition(event: .resumed, record: record, previous: before, sessionID: session.id, message: "client \(record.id) resumed after seq \(plan.startAfter) over \(transport) from \(remote)", seq: plan.startAfter))
             }
             let before = record.state
             record.state = .connected
             record.sessionID = session.id
-            record.transport = transport
-            record.remote = remote
             record.connectedSince = time
             record.disconnectedAt = nil
             record.lastActivity = time
@@ -174,18 +176,18 @@ extension Relay {
             table.records[record.id] = record
             table.dirty.insert(record.id)
             table.sessions[session.id] = session
-            transitions.append(Transition(event: .connected, record: record, previous: before, sessionID: session.id, message: "client connected over \(transport)", seq: plan.head))
+            transitions.append(Transition(event: .connected, record: record, previous: before, sessionID: session.id, message: "client \(record.id) connected over \(transport) from \(remote)", seq: plan.head))
             if plan.reset {
-                transitions.append(Transition(event: .reset, record: record, sessionID: session.id, message: "client's sequence belongs to another log; told to reset and start over from seq \(plan.startAfter + 1)"))
+                transitions.append(Transition(event: .reset, record: record, sessionID: session.id, message: "client \(record.id)'s sequence belongs to another log; told to reset and start over from seq \(plan.startAfter + 1)"))
             }
             if let gap = plan.gap {
-                transitions.append(Transition(event: .replayGap, record: record, sessionID: session.id, message: "replay has a gap: seq \(gap.from)...\(gap.to) (\(gap.count) events) not delivered, reason \(gap.reason.rawValue)", seq: gap.to))
+                transitions.append(Transition(event: .replayGap, record: record, sessionID: session.id, message: "client \(record.id)'s replay has a gap: seq \(gap.from)...\(gap.to) (\(gap.count) events) not delivered, reason \(gap.reason.rawValue)", seq: gap.to, reason: "\(gap.count) events not delivered (\(gap.reason.rawValue))"))
             }
             return (transitions, displaced)
         }
         guard let (transitions, displaced) = bound else {
             counters.resumeRefused.add(1, ordering: .relaxed)
-            emit([Transition(event: .resumeRefused, record: claim.record, sessionID: session.id, message: "hello refused: client id \(claim.record.id) was bound by another connection a moment earlier")])
+            emit([Transition(event: .resumeRefused, record: claim.record, sessionID: session.id, message: "client \(claim.record.id)'s hello refused: the id was bound by another connection a moment earlier", reason: "the id was bound by another connection a moment earlier")])
             throw RelayError(.resumeRefused, "client id \(claim.record.id) was just claimed by another connection: resume it with its resume_token, or connect without a client_id to get a new one")
         }
         if claim.known { counters.reconnects.add(1, ordering: .relaxed) }
@@ -228,6 +230,7 @@ extension Relay {
             else { return nil }
             session.drainProgress(into: &record, now: time)
             let before = record.state
+            let lasted = record.connectedSince.map { time.timeIntervalSince($0) } ?? 0
             if let since = record.connectedSince { record.connectedSeconds += time.timeIntervalSince(since) }
             record.connectedSince = nil
             record.disconnectedAt = time
@@ -235,10 +238,17 @@ extension Relay {
             record.state = .disconnected
             table.records[record.id] = record
             table.dirty.insert(record.id)
-            return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "client disconnected: \(reason)", seq: record.ackedSeq)
+            return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "client \(record.id) disconnected after \(Self.formatSpan(lasted)): \(reason)", seq: record.ackedSeq, reason: reason)
         }
         forgetWaits(session: session.id)
         if let transition { emit([transition]) }
+    }
+
+    /// A connection's duration for a log message: `0.4 s`, `12 s`, `3 min 5 s`.
+    static func formatSpan(_ seconds: Double) -> String {
+        if seconds < 10 { return "\((seconds * 10).rounded() / 10) s" }
+        let whole = Int(seconds.rounded())
+        return whole < 120 ? "\(whole) s" : "\(whole / 60) min \(whole % 60) s"
     }
 
     /// Applies `body` to the session's client record if the session is still the attached one.

@@ -172,6 +172,9 @@ public struct RelayServer: Sendable {
         }
         services.append(.init(service: server))
         services += hooks.services(relay).map { .init(service: $0) }
+        // Last, so that graceful shutdown reaches it first.
+        let grace = Duration.seconds(10)
+        services.append(.init(service: ShutdownNotice(logger: logger, grace: grace), successTerminationBehavior: .ignore))
         var groupConfiguration = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -179,7 +182,7 @@ public struct RelayServer: Sendable {
         )
         // Connections get 10 s to finish after SIGTERM, then they are cancelled: shutdown is
         // bounded (the unit's TimeoutStopSec is 30 s) even with clients that never close.
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        groupConfiguration.maximumGracefulShutdownDuration = grace
         groupConfiguration.maximumCancellationDuration = .seconds(5)
         let group = ServiceGroup(configuration: groupConfiguration)
         do {

@@ -29,15 +29,26 @@ public enum JournalReader {
     /// Entries whose fields equal every `matches` pair (a conjunction), oldest first, from
     /// `since` (microseconds since the epoch) on, at most `limit`.
     ///
-    /// - Parameter directory: read the journal files in this directory instead of the system's.
+    /// - Parameter directory: read the journal files in this directory instead of the system's:
+    ///   the folder of `.journal` files, or the journal root above it (`/var/log/journal`, whose
+    ///   machine-id subfolders hold the files), as `journalctl --directory` accepts both.
     public static func entries(
         matching matches: [(String, String)], since: UInt64? = nil, limit: Int = 100_000, directory: String? = nil
     ) throws(Failure) -> [JournalEntry] {
         var journal: OpaquePointer?
-        let opened = if let directory {
-            sd_journal_open_directory(&journal, directory, 0)
+        let opened: Int32
+        if let directory {
+            let files = journalFiles(under: directory)
+            if files.isEmpty {
+                opened = sd_journal_open_directory(&journal, directory, 0)
+            } else {
+                var paths: [UnsafePointer<CChar>?] = files.map { UnsafePointer(strdup($0)) }
+                paths.append(nil)
+                defer { for path in paths { free(UnsafeMutablePointer(mutating: path)) } }
+                opened = sd_journal_open_files(&journal, &paths, 0)
+            }
         } else {
-            sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY))
+            opened = sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY))
         }
         guard opened >= 0, let journal else { throw Failure(call: "sd_journal_open", errno: -opened) }
         defer { sd_journal_close(journal) }
@@ -70,5 +81,34 @@ public enum JournalReader {
             entries.append(JournalEntry(realtimeMicroseconds: realtime, fields: fields))
         }
         return entries
+    }
+
+    /// The `.journal` files (and `.journal~`, journald's files from an unclean stop) in
+    /// `directory` and in its immediate subfolders, sorted.
+    static func journalFiles(under directory: String) -> [String] {
+        func list(_ path: String) -> [(name: String, isDirectory: Bool)] {
+            guard let handle = opendir(path) else { return [] }
+            defer { closedir(handle) }
+            var names: [(String, Bool)] = []
+            while let item = readdir(handle) {
+                let name = withUnsafePointer(to: item.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                guard name != ".", name != ".." else { continue }
+                names.append((name, item.pointee.d_type == UInt8(DT_DIR)))
+            }
+            return names
+        }
+        func isJournal(_ name: String) -> Bool { name.hasSuffix(".journal") || name.hasSuffix(".journal~") }
+        var files: [String] = []
+        for item in list(directory) {
+            let path = directory + "/" + item.name
+            if item.isDirectory {
+                files += list(path).filter { !$0.isDirectory && isJournal($0.name) }.map { path + "/" + $0.name }
+            } else if isJournal(item.name) {
+                files.append(path)
+            }
+        }
+        return files.sorted()
     }
 }

@@ -4,21 +4,31 @@ public import Foundation
 /// what `tether timeline CLIENT_ID` prints.
 public struct Timeline: Sendable {
     /// One state change of the client.
-    public struct Entry: Sendable, Hashable, Codable {
+    public struct Entry: Sendable, Hashable, Encodable {
         public var time: Date
         public var event: String
         public var previousState: String?
         public var state: String?
         public var transport: String?
-        public var latencyMilliseconds: String?
-        public var quality: String?
-        public var seq: String?
-        public var connectionID: String?
+        public var latencyMilliseconds: Double?
+        public var quality: Double?
+        public var seq: UInt64?
+        /// The relay's own connection id (`TETHER_CONN_ID`): it starts again at 1 when the relay
+        /// restarts, so it names a connection only within one run of the relay.
+        public var connectionID: UInt64?
+        /// Which run of the relay wrote the entry: `_SYSTEMD_INVOCATION_ID`, or, outside systemd,
+        /// `_BOOT_ID` and `_PID`.
+        public var invocation: String?
+        /// The connection's number in this timeline, 1 for the first, counted over every run of
+        /// the relay: (``invocation``, ``connectionID``) pairs numbered in order of appearance.
+        public var connection: Int?
         public var remote: String?
+        /// Why the connection ended or the hello was refused (`TETHER_REASON`).
+        public var reason: String?
         public var message: String
 
         enum CodingKeys: String, CodingKey {
-            case time, event, state, transport, quality, seq, remote, message
+            case time, event, state, transport, quality, seq, remote, message, reason, invocation, connection
             case previousState = "prev_state"
             case latencyMilliseconds = "latency_ms"
             case connectionID = "conn_id"
@@ -33,11 +43,15 @@ public struct Timeline: Sendable {
             previousState = fields["TETHER_PREV_STATE"]
             state = fields["TETHER_STATE"]
             transport = fields["TETHER_TRANSPORT"]
-            latencyMilliseconds = fields["TETHER_LATENCY_MS"]
-            quality = fields["TETHER_QUALITY"]
-            seq = fields["TETHER_SEQ"]
-            connectionID = fields["TETHER_CONN_ID"]
+            latencyMilliseconds = fields["TETHER_LATENCY_MS"].flatMap(Double.init)
+            quality = fields["TETHER_QUALITY"].flatMap(Double.init)
+            seq = fields["TETHER_SEQ"].flatMap { UInt64($0) }
+            connectionID = fields["TETHER_CONN_ID"].flatMap { UInt64($0) }
+            invocation = fields["_SYSTEMD_INVOCATION_ID"]
+                ?? fields["_BOOT_ID"].map { boot in "\(boot)/\(fields["_PID"] ?? "?")" }
+                ?? fields["_PID"]
             remote = fields["TETHER_REMOTE"]
+            reason = fields["TETHER_REASON"]
             message = fields["MESSAGE"] ?? ""
         }
 
@@ -49,6 +63,9 @@ public struct Timeline: Sendable {
             default: "-"
             }
         }
+
+        /// A number as the journal field wrote it: `12.0`, `1.0`.
+        static func text(_ value: Double) -> String { "\(value)" }
     }
 
     public var clientID: String
@@ -56,7 +73,15 @@ public struct Timeline: Sendable {
 
     public init(clientID: String, journal: [JournalEntry]) {
         self.clientID = clientID
-        self.entries = journal.compactMap(Entry.init(journal:))
+        var entries = journal.compactMap(Entry.init(journal:))
+        var numbers: [String: Int] = [:]
+        for index in entries.indices {
+            guard let id = entries[index].connectionID else { continue }
+            let key = "\(entries[index].invocation ?? "")#\(id)"
+            if numbers[key] == nil { numbers[key] = numbers.count + 1 }
+            entries[index].connection = numbers[key]
+        }
+        self.entries = entries
     }
 
     /// Reads `clientID`'s entries from the local journal (or `directory`).
@@ -69,18 +94,23 @@ public struct Timeline: Sendable {
         return Timeline(clientID: clientID, journal: entries)
     }
 
-    /// A fixed-width table: time, event, state change, transport, latency, quality, seq, connection.
+    /// A fixed-width table: time, event, state change, transport, latency, quality, seq, connection
+    /// (``Entry/connection``, numbered across relay restarts), remote and reason (last, unpadded).
     public func table(timeZone: TimeZone = .current) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = timeZone
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
-        let header = ["TIME", "EVENT", "CHANGE", "TRANSPORT", "LATENCY", "QUALITY", "SEQ", "CONN"]
-        let rows = entries.map { entry in
-            [
-                formatter.string(from: entry.time), entry.event, entry.change, entry.transport ?? "-",
-                entry.latencyMilliseconds.map { "\($0) ms" } ?? "-", entry.quality ?? "-", entry.seq ?? "-",
-                entry.connectionID ?? "-",
+        let header = ["TIME", "EVENT", "CHANGE", "TRANSPORT", "LATENCY", "QUALITY", "SEQ", "CONN", "REMOTE", "REASON"]
+        let rows = entries.map { entry -> [String] in
+            let latency: String = entry.latencyMilliseconds.map { Entry.text($0) + " ms" } ?? "-"
+            let quality: String = entry.quality.map(Entry.text) ?? "-"
+            let seq: String = entry.seq.map { String($0) } ?? "-"
+            let connection: String = entry.connection.map { String($0) } ?? "-"
+            let time: String = formatter.string(from: entry.time)
+            return [
+                time, entry.event, entry.change, entry.transport ?? "-", latency, quality, seq, connection,
+                entry.remote ?? "-", entry.reason ?? "-",
             ]
         }
         var widths = header.map(\.count)
@@ -95,10 +125,11 @@ public struct Timeline: Sendable {
         return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
     }
 
-    /// The entries as a JSON array (times in ISO 8601 with milliseconds, UTC).
+    /// The entries as a JSON array (times in ISO 8601 with milliseconds, UTC; sequence numbers,
+    /// ids, latency and quality as JSON numbers; absent fields left out).
     public func json() throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             let formatter = ISO8601DateFormatter()
@@ -106,37 +137,5 @@ public struct Timeline: Sendable {
             try container.encode(formatter.string(from: date))
         }
         return String(decoding: try encoder.encode(entries), as: UTF8.self) + "\n"
-    }
-
-    /// Parses `--since`: an absolute time (`2026-11-20`, `2026-11-20 10:15[:30]`, ISO 8601 with a
-    /// zone) in the local zone unless given, or a span back from `now` (`90s`, `15m`, `2h`, `1d`,
-    /// optionally written `-15m` or `15m ago`).
-    public static func parseSince(_ text: String, now: Date = Date(), timeZone: TimeZone = .current) -> Date? {
-        var span = text.trimmingCharacters(in: .whitespaces)
-        if span.hasSuffix(" ago") { span = String(span.dropLast(4)).trimmingCharacters(in: .whitespaces) }
-        if span.hasPrefix("-") { span.removeFirst() }
-        if let unit = span.last, let amount = Double(span.dropLast()), amount >= 0 {
-            let seconds: Double? = switch unit {
-            case "s": amount
-            case "m": amount * 60
-            case "h": amount * 3600
-            case "d": amount * 86_400
-            default: nil
-            }
-            if let seconds { return now.addingTimeInterval(-seconds) }
-        }
-        let iso = ISO8601DateFormatter()
-        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = iso.date(from: text) { return date }
-        iso.formatOptions = [.withInternetDateTime]
-        if let date = iso.date(from: text) { return date }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = timeZone
-        for format in ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) { return date }
-        }
-        return nil
     }
 }

@@ -50,7 +50,7 @@ struct SimulateClientCommand: AsyncParsableCommand {
         while buffer.last?.seq != 2 { _ = try await first.next(into: &buffer) }
         first.recordPing(roundTrip: 0.012)
         try first.ack(2)
-        first.close(reason: "client closed the connection")
+        first.close(reason: "the client closed the connection")
 
         // 2. Five more events while it is away; the lag cap (2) makes its resume a declared gap.
         _ = try await relay.publish((3...7).map { EventDraft(topic: "demo", data: Array("\($0)".utf8)) })

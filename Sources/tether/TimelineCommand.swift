@@ -10,7 +10,9 @@ struct TimelineCommand: ParsableCommand {
         discussion: """
             Reads the local journal with libsystemd's reader (entries with TETHER_CLIENT_ID=CLIENT_ID \
             and a TETHER_EVENT), oldest first: time, event, state change, transport, latency, \
-            quality, sequence, connection. Reading other users' entries needs root or membership \
+            quality, sequence, connection, remote, reason. CONN numbers the client's connections \
+            1, 2, 3 in order of appearance across relay restarts (the relay's own TETHER_CONN_ID \
+            starts again at 1 in each run). Reading other users' entries needs root or membership \
             of the systemd-journal group.
             """
     )
@@ -18,20 +20,20 @@ struct TimelineCommand: ParsableCommand {
     @Argument(help: "The client id.")
     var clientID: String
 
-    @Option(help: "Only entries from then on: 2026-11-20 10:15, an ISO 8601 time, or a span back such as 15m, 2h, 1d.")
+    @Option(help: "Only entries from then on, as journalctl --since reads it: yesterday, today, now, 2026-11-20 10:15, 10:15, an ISO 8601 time, or a span back such as -15m, 2h, \"1 hour ago\".")
     var since: String?
 
     @Flag(help: "Print a JSON array instead of a table.")
     var json = false
 
-    @Option(help: "Read the journal files in this directory instead of the system journal.")
+    @Option(help: "Read the journal in this directory instead of the system's: the journal root (as journalctl --directory, e.g. /var/log/journal) or a folder of .journal files.")
     var directory: String?
 
     func run() throws {
         var start: Date?
         if let since {
             guard let parsed = Timeline.parseSince(since) else {
-                throw ValidationError("--since \"\(since)\" is not a time (2026-11-20 10:15, ISO 8601) or a span (15m, 2h, 1d)")
+                throw ValidationError("--since \"\(since)\" is not a time (yesterday, today, now, 2026-11-20 10:15, 10:15, ISO 8601) or a span back (-15m, 2h, \"1 hour ago\")")
             }
             start = parsed
         }

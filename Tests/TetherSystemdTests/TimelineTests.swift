@@ -42,4 +42,40 @@ import TetherSystemd
         #expect(Timeline.parseSince("1970-01-02T03:46:40Z", now: now) == now)
         #expect(Timeline.parseSince("yesterday-ish", now: now) == nil)
     }
+
+    @Test func sinceAcceptsJournalctlWords() {
+        let utc = TimeZone(identifier: "UTC")!
+        let now = Date(timeIntervalSince1970: 2 * 86_400 + 3600 * 5 + 42)  // 1970-01-03 05:00:42 UTC
+        let midnight = Date(timeIntervalSince1970: 2 * 86_400)
+        #expect(Timeline.parseSince("now", now: now, timeZone: utc) == now)
+        #expect(Timeline.parseSince("today", now: now, timeZone: utc) == midnight)
+        #expect(Timeline.parseSince("yesterday", now: now, timeZone: utc) == midnight.addingTimeInterval(-86_400))
+        #expect(Timeline.parseSince("tomorrow", now: now, timeZone: utc) == midnight.addingTimeInterval(86_400))
+        #expect(Timeline.parseSince("1 hour ago", now: now) == now.addingTimeInterval(-3600))
+        #expect(Timeline.parseSince("-1h 30min", now: now) == now.addingTimeInterval(-5400))
+        #expect(Timeline.parseSince("2 days ago", now: now) == now.addingTimeInterval(-172_800))
+        #expect(Timeline.parseSince("+10s", now: now) == now.addingTimeInterval(10))
+        #expect(Timeline.parseSince("04:30", now: now, timeZone: utc) == midnight.addingTimeInterval(4.5 * 3600))
+        #expect(Timeline.parseSince("@86400", now: now) == Date(timeIntervalSince1970: 86_400))
+        #expect(Timeline.parseSince("1970-01-02 00:00:00.500", now: now, timeZone: utc) == Date(timeIntervalSince1970: 86_400.5))
+        #expect(Timeline.parseSince("25:00", now: now, timeZone: utc) == nil)
+        #expect(Timeline.parseSince("1 fortnight ago", now: now) == nil)
+    }
+
+    @Test func connectionsAreNumberedAcrossRelayRunsAndJSONIsTyped() throws {
+        func entry(_ seconds: Double, _ pid: String, _ conn: String, _ event: String) -> JournalEntry {
+            Self.entry(seconds, ["TETHER_EVENT": event, "TETHER_CONN_ID": conn, "_BOOT_ID": "b", "_PID": pid, "TETHER_SEQ": "3", "TETHER_LATENCY_MS": "12.5", "TETHER_REASON": "why"])
+        }
+        let timeline = Timeline(clientID: "c-1", journal: [
+            entry(0, "10", "1", "connected"), entry(1, "10", "1", "disconnected"),
+            entry(2, "11", "1", "connected"), entry(3, "11", "2", "connected"),
+        ])
+        #expect(timeline.entries.map(\.connection) == [1, 1, 2, 3])
+        let array = try #require(try JSONSerialization.jsonObject(with: Data(timeline.json().utf8)) as? [[String: Any]])
+        #expect(array[0]["seq"] as? Int == 3)
+        #expect(array[0]["conn_id"] as? Int == 1)
+        #expect(array[0]["latency_ms"] as? Double == 12.5)
+        #expect(array[3]["connection"] as? Int == 3)
+        #expect(timeline.table().split(separator: "\n")[1].hasSuffix("why"))
+    }
 }
