@@ -41,18 +41,19 @@ echo "=== timeline-json"
 "$tether" timeline "$client" --json --since 1h
 echo "=== explain"
 journalctl --no-pager -x -o short TETHER_CLIENT_ID="$client" MESSAGE_ID=8d6fadbc17b9400fa4f584bdefd2cbac
+# Each section below is checked by the test, so a refusal is printed there, not fatal here.
 echo "=== restart"
-"$tether" timeline "$client-restart"
+"$tether" timeline "$client-restart" 2>&1 || true
 echo "=== restart-json"
-"$tether" timeline "$client-restart" --json
+"$tether" timeline "$client-restart" --json 2>&1 || true
 echo "=== since-yesterday"
-"$tether" timeline "$client" --since yesterday
+"$tether" timeline "$client" --since yesterday 2>&1 || true
 echo "=== since-today"
-"$tether" timeline "$client" --since today
+"$tether" timeline "$client" --since today 2>&1 || true
 echo "=== since-ago"
-"$tether" timeline "$client" --since "1 hour ago"
+"$tether" timeline "$client" --since "1 hour ago" 2>&1 || true
 echo "=== root"
-"$tether" timeline "$client" --directory "$root"
+"$tether" timeline "$client" --directory "$root" 2>&1 || true
 echo "=== files"
-"$tether" timeline "$client" --directory "$(ls -d "$root"/*/ | head -1)"
+"$tether" timeline "$client" --directory "$(ls -d "$root"/*/ | head -1)" 2>&1 || true
 echo "=== end"

@@ -103,10 +103,11 @@ public enum JournalReader {
         var files: [String] = []
         for item in list(directory) {
             let path = directory + "/" + item.name
-            if item.isDirectory {
-                files += list(path).filter { !$0.isDirectory && isJournal($0.name) }.map { path + "/" + $0.name }
-            } else if isJournal(item.name) {
+            if isJournal(item.name), !item.isDirectory {
                 files.append(path)
+            } else {
+                // A subfolder (or a link to one: listing anything else yields nothing).
+                files += list(path).filter { !$0.isDirectory && isJournal($0.name) }.map { path + "/" + $0.name }
             }
         }
         return files.sorted()
