@@ -2,7 +2,8 @@ public import ServiceLifecycle
 
 /// The relay's background sweep as a `Service`: every `sweepInterval` seconds it runs
 /// ``Relay/sweep()`` (stale detection, record cleanup, retention, store probe). Each successful
-/// sweep is the proof of life the systemd watchdog waits for.
+/// sweep is the proof of life that readiness (`/readyz`) checks. The systemd watchdog does not
+/// wait for it: it probes the core at its own cadence (``Relay/probeLiveness()``).
 ///
 /// Returns when graceful shutdown starts.
 public struct HealthMonitor: Service {

@@ -181,8 +181,20 @@ public final class Relay: Sendable {
     /// The health monitor's last proof that the core and the store answered, and the last error.
     public var healthStatus: HealthStatus { health.withLock { $0 } }
 
+    /// The watchdog's proof of life: one round trip through the core (its log view's lock) and
+    /// the store (`state()`), returning the time it completed. Throws what the store threw; never
+    /// returns while the store is wedged, so callers wait for it with their own deadline
+    /// (``Watchdog`` does). Records nothing in ``healthStatus``: readiness follows the sweeps.
+    public func probeLiveness() async throws -> Date {
+        _ = log.withLock { view in view.state }
+        _ = try await store.state()
+        // Not absorbed into the view: a probe taken before a concurrent append finished would
+        // move the head back, and the sweeps keep the store's figures current.
+        return now()
+    }
+
     /// One health sweep: stale detection, cleanup of old client records, retention, and a store
-    /// probe. On success, records proof of life (what the systemd watchdog waits for).
+    /// probe. On success, records proof of life (what `/readyz` checks).
     public func sweep() async {
         let time = now()
         let (changed, forgotten) = sweepClients(now: time)

@@ -12,7 +12,7 @@ public final class RelayCounters: Sendable {
     public let resumeRefused = Atomic<UInt64>(0)
     /// Disconnected client records evicted early to keep ``AdmissionLimits/maxClientRecords``.
     public let clientRecordsEvicted = Atomic<UInt64>(0)
-    /// WATCHDOG=1 notifications sent to systemd (each one after a fresh health proof).
+    /// WATCHDOG=1 notifications sent to systemd (each one after a liveness probe answered in time).
     public let watchdogPings = Atomic<UInt64>(0)
     /// Events removed from the log by TTL, and by the count/byte caps.
     public let expired = Atomic<UInt64>(0)

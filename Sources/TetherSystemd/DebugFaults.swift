@@ -66,7 +66,7 @@ public final class WedgeSwitch: Sendable {
 
 /// A ``BufferStore`` whose every call waits at a ``WedgeSwitch`` first (except `close`, so that
 /// shutdown still completes). Wrapping the store wedges the core where a real fault would: the
-/// health sweep's store probe never returns, so no new proof of health is recorded.
+/// health sweep and the watchdog's liveness probe never return, so no ping is sent.
 public struct WedgeableStore: BufferStore {
     public let base: any BufferStore
     public let wedge: WedgeSwitch

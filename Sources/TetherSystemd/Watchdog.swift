@@ -8,14 +8,13 @@ public import struct Foundation.Date
 /// while the core is healthy).
 ///
 /// When `sd_watchdog_enabled` reports a watchdog for this process (`WATCHDOG_USEC` set and
-/// `WATCHDOG_PID` unset or equal to our pid), it wakes at half the interval and sends
-/// `WATCHDOG=1` only if ``Relay/healthStatus``'s `lastProof` is newer than the proof the previous
-/// ping was sent for: a health sweep (a round trip through the core and a store probe) completed
-/// since. Otherwise it withholds the ping and logs a `watchdog_degraded` entry; if the core stays
-/// wedged, systemd kills and restarts the relay after `WatchdogSec=`.
-///
-/// The sweep interval must be shorter than half of `WatchdogSec=`, or healthy pings are withheld
-/// too; ``init(relay:notifier:logger:environment:)`` logs a warning when it is not.
+/// `WATCHDOG_PID` unset or equal to our pid), it wakes every half of the interval and proves the
+/// core alive itself: ``Relay/probeLiveness()`` (a round trip through the core and the store)
+/// must complete within a quarter of the interval. Only then does it send `WATCHDOG=1`, so the
+/// cadence follows `WatchdogSec=` alone, whatever the sweep interval. A probe that fails or misses
+/// its deadline withholds the ping and logs a `watchdog_degraded` entry; if the core stays wedged,
+/// systemd aborts and restarts the relay after `WatchdogSec=`. A probe still in flight is waited on
+/// again at the next tick rather than started anew.
 public struct Watchdog: Service {
     public let relay: Relay
     public let notifier: SystemdNotifier
@@ -35,25 +34,34 @@ public struct Watchdog: Service {
         }
     }
 
+    /// How long a probe may take: a quarter of `WatchdogSec=`, so that even a slow answer keeps
+    /// pings at most three quarters of the interval apart.
+    public var probeDeadline: Duration? { pingInterval.map { $0 / 2 } }
+
     public func run() async throws {
-        guard let pingInterval else {
+        guard let pingInterval, let probeDeadline else {
             try? await gracefulShutdown()
             return
         }
-        let sweep = Duration.milliseconds(Int64(relay.configuration.sweepInterval * 1000))
-        if sweep >= pingInterval {
-            logger.warning(
-                "sweep-interval is not shorter than half of WatchdogSec; healthy pings will be withheld",
-                metadata: ["sweep_interval": "\(sweep)", "ping_interval": "\(pingInterval)"]
-            )
-        }
-        logger.info("watchdog enabled", metadata: ["ping_interval": "\(pingInterval)"])
+        logger.info("watchdog enabled", metadata: ["ping_interval": "\(pingInterval)", "probe_deadline": "\(probeDeadline)"])
         let (relay, notifier, logger) = (relay, notifier, logger)
         await cancelWhenGracefulShutdown {
             var gate = WatchdogGate()
+            var probe: LivenessProbe?
+            let clock = ContinuousClock()
             while !Task.isCancelled {
-                let health = relay.healthStatus
-                switch gate.decide(proof: health.lastProof) {
+                let tick = clock.now
+                let current = probe.flatMap { $0.isFinished ? nil : $0 } ?? LivenessProbe(relay: relay)
+                probe = current
+                let outcome = await current.outcome(within: probeDeadline)
+                var proof: Date?
+                var error: String?
+                switch outcome {
+                case .success(let time): proof = time
+                case .failure(let failure): error = "store probe failed: \(failure)"
+                case nil: error = "the core and store did not answer within \(probeDeadline)"
+                }
+                switch gate.decide(proof: proof) {
                 case .ping:
                     if notifier.watchdog() { relay.counters.watchdogPings.add(1, ordering: .relaxed) }
                 case .recovered:
@@ -65,12 +73,11 @@ public struct Watchdog: Service {
                     if count == 1 || count % 10 == 0 {
                         var metadata = Self.metadata(state: "degraded", previous: count == 1 ? "healthy" : "degraded")
                         metadata["withheld_pings"] = "\(count)"
-                        if let proof = health.lastProof { metadata["last_proof"] = "\(proof)" }
-                        if let error = health.lastError { metadata["error"] = "\(error)" }
-                        logger.warning("watchdog degraded: no health proof since the last ping; WATCHDOG=1 withheld", metadata: metadata)
+                        if let error { metadata["error"] = "\(error)" }
+                        logger.warning("watchdog degraded: the core did not prove itself healthy; WATCHDOG=1 withheld", metadata: metadata)
                     }
                 }
-                try? await Task.sleep(for: pingInterval)
+                try? await Task.sleep(until: tick.advanced(by: pingInterval), clock: clock)
             }
         }
     }

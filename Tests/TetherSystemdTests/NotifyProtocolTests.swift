@@ -82,7 +82,8 @@ struct NotifyProtocolTests {
         let messages = notify.drain()
         let reloadIndex = try #require(messages.firstIndex { $0.contains("RELOADING=1") })
         #expect(messages[reloadIndex...].contains { $0.contains("READY=1") }, "READY=1 must follow RELOADING=1")
-        #expect(relay.log.contains("configuration reloaded"))
+        // The log arrives through a pipe, READY=1 through the notify socket: wait for the log.
+        #expect(await waitForLog(relay, "configuration reloaded"), "log:\n\(relay.log)")
         #expect(relay.log.contains("log.level=debug"))
         #expect(process(relay, isRunning: true))
         #expect(await relay.terminate() == 0)
@@ -108,6 +109,32 @@ struct NotifyProtocolTests {
         relay.signal(SIGUSR2)
         #expect(await waitForLog(relay, "watchdog recovered"), "log:\n\(relay.log)")
         #expect(await notify.waitForCount(of: "WATCHDOG=1", atLeast: pingsWhenDegraded + 2) >= pingsWhenDegraded + 2)
+        #expect(await relay.terminate() == 0)
+    }
+
+    /// WatchdogSec=1s with the default 5 s sweep interval: the watchdog probes the core itself
+    /// every 0.5 s, so a healthy relay is pinged often enough, and a wedged store still stops it.
+    @Test func watchdogCadenceFollowsWatchdogSecNotTheSweepInterval() async throws {
+        let notify = try NotifySocketListener()
+        let relay = try await RelayProcess.start(
+            arguments: ["--debug-faults"],
+            environment: notify.environment.merging(["WATCHDOG_USEC": "1000000"]) { $1 },
+            launcher: Self.watchdogLauncher
+        )
+        #expect(await notify.waitFor { $0.contains("READY=1") } != nil, "log:\n\(relay.log)")
+        let before = notify.count("WATCHDOG=1")
+        try await Task.sleep(for: .seconds(3))
+        // Six ticks of 0.5 s fit in 3 s; fewer than four would let systemd restart a healthy relay.
+        #expect(notify.count("WATCHDOG=1") - before >= 4, "log:\n\(relay.log)")
+
+        relay.signal(SIGUSR1)
+        #expect(await waitForLog(relay, "watchdog degraded"), "log:\n\(relay.log)")
+        let pingsWhenDegraded = notify.count("WATCHDOG=1")
+        try await Task.sleep(for: .seconds(2))
+        #expect(notify.count("WATCHDOG=1") == pingsWhenDegraded, "a ping went out while the store was wedged")
+        #expect(relay.log.contains("did not answer within"), "log:\n\(relay.log)")
+        relay.signal(SIGUSR2)
+        #expect(await waitForLog(relay, "watchdog recovered"), "log:\n\(relay.log)")
         #expect(await relay.terminate() == 0)
     }
 
