@@ -61,7 +61,10 @@ extension LogView {
     /// so that ``RecentEvents`` never skips what another relay committed.
     mutating func absorb(_ probe: LogState, keepingHead: Bool) {
         guard keepingHead else {
-            state = probe
+            // An append that committed after the probe left a newer view (its outcome already
+            // includes the trim): keep it rather than move the head back.
+            if !(probe.epoch == state.epoch && probe.head < state.head) { state = probe }
+            recent.trim(below: state.oldest)
             return
         }
         let head = state.head
