@@ -139,3 +139,15 @@ public struct JSONWriter: Sendable {
 
     private static let hex = Array("0123456789abcdef".utf8)
 }
+
+extension JSONWriter {
+    /// `{"code":"...","message":"..."}`: the error object of every refusal the relay writes, on
+    /// every transport (HTTP bodies, Engine.IO handshakes, Socket.IO answers).
+    public mutating func error(code: RelayError.Code, message: String) {
+        raw("{\"code\":")
+        string(code.rawValue)
+        raw(",\"message\":")
+        string(message)
+        raw("}")
+    }
+}

@@ -65,11 +65,9 @@ extension RelayError {
     /// `{"error":{"code":"...","message":"..."}}` and a newline: every HTTP error body.
     static func jsonBody(code: Code, message: String) -> [UInt8] {
         var writer = JSONWriter()
-        writer.raw("{\"error\":{\"code\":")
-        writer.string(code.rawValue)
-        writer.raw(",\"message\":")
-        writer.string(message)
-        writer.raw("}}\n")
+        writer.raw("{\"error\":")
+        writer.error(code: code, message: message)
+        writer.raw("}\n")
         return writer.bytes
     }
 

@@ -32,11 +32,9 @@ struct EngineAdmission: Sendable {
     /// would a CONNECT_ERROR's payload.
     static func refusal(_ error: RelayError) -> Response {
         var writer = JSONWriter()
-        writer.raw("{\"error\":{\"code\":")
-        writer.string(error.code.rawValue)
+        writer.raw("{\"error\":")
+        writer.error(code: error.code, message: error.message)
         writer.raw(",\"message\":")
-        writer.string(error.message)
-        writer.raw("},\"message\":")
         writer.string(error.message)
         writer.raw(",\"data\":{\"code\":")
         writer.string(error.code.rawValue)

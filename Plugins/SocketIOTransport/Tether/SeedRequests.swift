@@ -68,11 +68,9 @@ struct SeedRequests: Sendable {
             try session.ack(seq)
             w.raw(",\"ok\":true}")
         } catch {
-            w.raw(",\"ok\":false,\"error\":{\"code\":")
-            w.string(error.code.rawValue)
-            w.raw(",\"message\":")
-            w.string(error.message)
-            w.raw("}}")
+            w.raw(",\"ok\":false,\"error\":")
+            w.error(code: error.code, message: error.message)
+            w.raw("}")
         }
         return w.bytes
     }
@@ -109,11 +107,9 @@ struct SeedRequests: Sendable {
     private static func refusal(_ error: RelayError, prefix: StaticString) -> [UInt8] {
         var w = JSONWriter()
         w.raw(prefix)
-        w.raw("\"error\":{\"code\":")
-        w.string(error.code.rawValue)
-        w.raw(",\"message\":")
-        w.string(error.message)
-        w.raw("}}")
+        w.raw("\"error\":")
+        w.error(code: error.code, message: error.message)
+        w.raw("}")
         return w.bytes
     }
 
