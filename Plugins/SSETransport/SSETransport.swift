@@ -45,6 +45,12 @@ public struct SSETransport: Transport {
 
     public func register(on routes: Routes, relay: Relay) {
         let configuration = self.configuration
+        // HEAD says whether a stream would be served (the token is checked), without opening a
+        // session or taking a connection slot: a GET's stream would only be thrown away.
+        routes.head("/v1/stream") { request, _ -> Response in
+            try relay.configuration.access.check(request.bearerToken, for: .subscribe)
+            return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"])
+        }
         routes.get("/v1/stream") { request, context -> Response in
             try relay.configuration.access.check(request.bearerToken, for: .subscribe)
             let hello = try SSEResumeRequest(request).hello

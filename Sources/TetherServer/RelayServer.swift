@@ -68,9 +68,12 @@ public struct RelayServer: Sendable {
         }
 
         let readiness = Readiness()
-        let router = TetherRouter(context: TetherRequestContext.self)
-        // First: a page from another site is refused before any route or error handling runs.
-        // First of all: a request must name the relay by a name it answers to (DNS rebinding);
+        // HEAD is answered wherever GET is (monitoring probes use it), from the GET route with
+        // the body left out.
+        let router = TetherRouter(context: TetherRequestContext.self, options: .autoGenerateHeadEndpoints)
+        // Outermost: every request is counted under the status it was answered with, refusals included.
+        router.add(middleware: HTTPMetricsMiddleware())
+        // Then: a request must name the relay by a name it answers to (DNS rebinding);
         // then a page from another site is refused before any route or error handling runs.
         // With socket activation the relay answers on the socket's address, not `listen`'s.
         let hosts = hooks.listeningSocket.flatMap(InheritedSocketServer.localHost(of:)).map(configuration.hosts.listening(on:)) ?? configuration.hosts
@@ -78,7 +81,6 @@ public struct RelayServer: Sendable {
         logger.info("Host check: \(hosts.summary)", metadata: ["listen": "\(configuration.host):\(configuration.port)"])
         router.add(middleware: OriginMiddleware(policy: configuration.origins, relay: relay))
         router.add(middleware: JSONErrorMiddleware())
-        router.add(middleware: MetricsMiddleware())
         EventRoutes(relay: relay, decoder: PublishRequestDecoder(limits: configuration.limits), readiness: readiness)
             .register(on: router)
         DashboardRoutes().register(on: router)
