@@ -108,6 +108,18 @@ extension PostgresBufferStore {
 }
 
 extension PostgresBufferStore {
+    static let urlKey = ConfigKeySpec(
+        "url", .text, default: "none (required)", "postgres://USER@HOST:PORT/DATABASE; ?host=/run/postgresql for a unix socket", secret: true
+    )
+    static let passwordFileKey = ConfigKeySpec(
+        "password-file", .text, default: "$CREDENTIALS_DIRECTORY/postgres-password if present", "file holding the database password"
+    )
+    static let poolSizeKey = ConfigKeySpec("pool-size", .integer(1...1000), default: "8", "most database connections per relay, plus one for LISTEN")
+    static let timeoutKey = ConfigKeySpec("timeout", .number(0.001...3600), default: "5", "seconds one database operation may take before it fails")
+
+    /// The keys under `store.postgres`.
+    public static let keys = [urlKey, passwordFileKey, poolSizeKey, timeoutKey]
+
     /// The registry entry: `--store postgres`, configured under `store.postgres.*`:
     /// - `url`: `postgres://USER@HOST:PORT/DATABASE` (required);
     /// - `password-file`: a file holding the password (else `$CREDENTIALS_DIRECTORY/postgres-password`
@@ -116,14 +128,15 @@ extension PostgresBufferStore {
     /// - `timeout`: seconds any one operation may take (default 5).
     public static let plugin = PluginDescriptor<any BufferStore>(
         name: "postgres",
-        summary: "PostgreSQL: one log shared by several relays (LISTEN/NOTIFY fan-out, resume on any relay)"
+        summary: "PostgreSQL: one log shared by several relays (LISTEN/NOTIFY fan-out, resume on any relay)",
+        keys: keys
     ) { context in
         let environment = ProcessInfo.processInfo.environment
-        guard let url = context.config.string(forKey: "url") else {
+        guard let url = try context.settings.text(urlKey) else {
             throw PostgresStoreError(.configuration, "store.postgres.url is not set (TETHER_STORE_POSTGRES_URL, e.g. postgres://tether@127.0.0.1:5432/tether)")
         }
         var configuration = try Configuration(url: url, retention: context.retention)
-        let passwordFile = context.config.string(forKey: "password-file")
+        let passwordFile = try context.settings.text(passwordFileKey)
             ?? environment["CREDENTIALS_DIRECTORY"].map { "\($0)/postgres-password" }.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
         if let passwordFile {
             guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
@@ -131,18 +144,8 @@ extension PostgresBufferStore {
             }
             configuration.password = text.trimmingCharacters(in: .newlines)
         }
-        if let size = context.config.int(forKey: "pool-size") ?? context.config.string(forKey: "pool-size").flatMap({ Int($0) }) {
-            guard (1...1000).contains(size) else {
-                throw PostgresStoreError(.configuration, "store.postgres.pool-size \(size) is not from 1 to 1000")
-            }
-            configuration.poolSize = size
-        }
-        if let seconds = context.config.double(forKey: "timeout") ?? context.config.string(forKey: "timeout").flatMap({ Double($0) }) {
-            guard seconds > 0, seconds <= 3600 else {
-                throw PostgresStoreError(.configuration, "store.postgres.timeout \(seconds) is not a number of seconds from 0 to 3600")
-            }
-            configuration.operationTimeout = .milliseconds(Int64(seconds * 1000))
-        }
+        if let size = try context.settings.integer(poolSizeKey) { configuration.poolSize = size }
+        if let seconds = try context.settings.number(timeoutKey) { configuration.operationTimeout = .milliseconds(Int64(seconds * 1000)) }
         return PostgresBufferStore(configuration: configuration, logger: context.logger)
     }
 }

@@ -95,13 +95,24 @@ public struct SSETransport: Transport {
 
     public static let plugin = PluginDescriptor<any Transport<Routes>>(
         name: "sse",
-        summary: "Server-Sent Events at GET /v1/stream; resumes from Last-Event-ID, gaps and resets as named events"
+        summary: "Server-Sent Events at GET /v1/stream; resumes from Last-Event-ID, gaps and resets as named events",
+        keys: keys
     ) { context in
+        // Out-of-range values are refused, not clamped: a silently different setting would
+        // surprise the operator who wrote it.
         var configuration = Configuration()
-        if let heartbeat = context.config.double(forKey: "heartbeat-interval") { configuration.heartbeatInterval = max(1, heartbeat) }
-        if let retry = context.config.int(forKey: "retry-ms") { configuration.retryMilliseconds = max(100, retry) }
+        if let heartbeat = try context.settings.number(heartbeatIntervalKey) { configuration.heartbeatInterval = heartbeat }
+        if let retry = try context.settings.integer(retryKey) { configuration.retryMilliseconds = retry }
         return SSETransport(configuration: configuration)
     }
+
+    static let heartbeatIntervalKey = ConfigKeySpec(
+        "heartbeat-interval", .number(1...3600), default: "15", "seconds between : heartbeat comments that keep proxies from closing an idle stream"
+    )
+    static let retryKey = ConfigKeySpec("retry-ms", .integer(100...3_600_000), default: "2000", "reconnect delay suggested to EventSource clients (retry:), in milliseconds")
+
+    /// The keys under `transport.sse`.
+    public static let keys = [heartbeatIntervalKey, retryKey]
 }
 
 /// What an SSE request asks for: identity and resume point from headers and query parameters.

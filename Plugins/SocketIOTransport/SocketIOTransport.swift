@@ -68,38 +68,37 @@ public struct SocketIOTransport: Transport {
 
     public static let plugin = PluginDescriptor<any Transport<Routes>>(
         name: "socketio",
-        summary: "Socket.IO (Engine.IO v4, Socket.IO v5) at /socket.io/ with the seed's events and replay; POST /api/events"
+        summary: "Socket.IO (Engine.IO v4, Socket.IO v5) at /socket.io/ with the seed's events and replay; POST /api/events",
+        keys: keys
     ) { context in
         var configuration = Configuration()
-        let config = context.config
-        func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let text = config.string(forKey: ConfigKey(key)) ?? config.int(forKey: ConfigKey(key)).map(String.init) else { return nil }
-            guard let value = Int(text), range.contains(value) else {
-                throw SocketIOConfigurationError("transport.socketio.\(key) \"\(text)\" is not a whole number from \(range.lowerBound) to \(range.upperBound)")
-            }
-            return value
-        }
-        func flag(_ key: String) throws -> Bool? {
-            guard let text = config.string(forKey: ConfigKey(key)) ?? config.bool(forKey: ConfigKey(key)).map(String.init) else { return nil }
-            switch text.lowercased() {
-            case "true", "1", "yes", "on": return true
-            case "false", "0", "no", "off": return false
-            default: throw SocketIOConfigurationError("transport.socketio.\(key) \"\(text)\" is not true or false")
-            }
-        }
-        if let value = try integer("ping-interval-ms", 50...3_600_000) { configuration.engine.pingInterval = value }
-        if let value = try integer("ping-timeout-ms", 50...3_600_000) { configuration.engine.pingTimeout = value }
-        if let value = try integer("max-payload", 1024...(64 << 20)) { configuration.engine.maxPayload = value }
-        if let value = try integer("connect-timeout-ms", 100...3_600_000) { configuration.connectTimeout = value }
-        if let value = try integer("history", 0...100_000) { configuration.history = value }
-        if let value = try flag("recovery") { configuration.recovery = value }
-        if let value = try flag("seed-publish") { configuration.seedPublish = value }
+        let settings = context.settings
+        if let value = try settings.integer(pingIntervalKey) { configuration.engine.pingInterval = value }
+        if let value = try settings.integer(pingTimeoutKey) { configuration.engine.pingTimeout = value }
+        if let value = try settings.integer(maxPayloadKey) { configuration.engine.maxPayload = value }
+        if let value = try settings.integer(connectTimeoutKey) { configuration.connectTimeout = value }
+        if let value = try settings.integer(historyKey) { configuration.history = value }
+        if let value = try settings.flag(recoveryKey) { configuration.recovery = value }
+        if let value = try settings.flag(seedPublishKey) { configuration.seedPublish = value }
         return SocketIOTransport(configuration: configuration, limits: context.limits, logger: context.logger)
     }
-}
 
-/// A `transport.socketio.*` value is out of range; the message names the key and what is valid.
-public struct SocketIOConfigurationError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
+    static let pingIntervalKey = ConfigKeySpec(
+        "ping-interval-ms", .integer(50...3_600_000), default: "\(EngineConfiguration().pingInterval)", "milliseconds between Engine.IO pings"
+    )
+    static let pingTimeoutKey = ConfigKeySpec(
+        "ping-timeout-ms", .integer(50...3_600_000), default: "\(EngineConfiguration().pingTimeout)", "milliseconds a client has to answer a ping before its session closes"
+    )
+    static let maxPayloadKey = ConfigKeySpec(
+        "max-payload", .integer(1024...(64 << 20)), default: "\(EngineConfiguration().maxPayload)", "largest Engine.IO message or polling body in bytes"
+    )
+    static let connectTimeoutKey = ConfigKeySpec(
+        "connect-timeout-ms", .integer(100...3_600_000), default: "45000", "milliseconds a session may stay without joining a namespace (at most limits.pending-timeout)"
+    )
+    static let historyKey = ConfigKeySpec("history", .integer(0...100_000), default: "50", "newest events sent as event_history to a client that is not resuming")
+    static let recoveryKey = ConfigKeySpec("recovery", .flag, default: "true", "stock connection-state recovery: a pid in the CONNECT reply and each event's offset")
+    static let seedPublishKey = ConfigKeySpec("seed-publish", .flag, default: "true", "also serve POST /api/events for the seed's producers")
+
+    /// The keys under `transport.socketio`.
+    public static let keys = [pingIntervalKey, pingTimeoutKey, maxPayloadKey, connectTimeoutKey, historyKey, recoveryKey, seedPublishKey]
 }

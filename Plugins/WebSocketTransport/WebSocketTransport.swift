@@ -29,35 +29,22 @@ public struct WebSocketTransport: Transport {
 
         public init() {}
 
-        /// The keys under `transport.websocket`, with their meaning, for docs and `--help`.
-        public static let keys: [(key: String, meaning: String)] = [
-            ("ping-interval", "seconds between the relay's pings (default 10)"),
-            ("hello-timeout", "seconds a new connection may take to send hello (default 10)"),
-            ("max-frame-bytes", "largest inbound message in bytes (default: limits.max-event-bytes + 65536)"),
-        ]
+        static let pingIntervalKey = ConfigKeySpec("ping-interval", .number(0.01...3600), default: "10", "seconds between the relay's pings (latency measurement)")
+        static let helloTimeoutKey = ConfigKeySpec("hello-timeout", .number(0.01...3600), default: "10", "seconds a new connection may take to send hello before it is closed (4001)")
+        static let maxFrameBytesKey = ConfigKeySpec(
+            "max-frame-bytes", .integer(256...(1 << 30)), default: "limits.max-event-bytes + 65536", "largest inbound message in bytes; larger ones close with 1009"
+        )
 
-        /// Reads the keys above from `config` (already scoped to `transport.websocket`); the frame
-        /// limit defaults to room for the largest event `limits` allow.
-        public init(reading config: ConfigReader, limits: IngestLimits) throws(WebSocketConfigurationError) {
+        /// The keys under `transport.websocket`.
+        public static let keys = [pingIntervalKey, helloTimeoutKey, maxFrameBytesKey]
+
+        /// Reads the keys above from the transport's slice; the frame limit defaults to room for
+        /// the largest event `limits` allow.
+        public init(reading settings: Settings, limits: IngestLimits) throws(ConfigurationError) {
             maxFrameBytes = limits.maxEventBytes + 64 * 1024
-            if let seconds = try Self.number(config, "ping-interval", range: 0.01...3600) {
-                pingInterval = .milliseconds(Int64(seconds * 1000))
-            }
-            if let seconds = try Self.number(config, "hello-timeout", range: 0.01...3600) {
-                helloTimeout = .milliseconds(Int64(seconds * 1000))
-            }
-            if let bytes = try Self.number(config, "max-frame-bytes", range: 256...Double(1 << 30)) {
-                maxFrameBytes = Int(bytes)
-            }
-        }
-
-        private static func number(_ config: ConfigReader, _ key: ConfigKey, range: ClosedRange<Double>) throws(WebSocketConfigurationError) -> Double? {
-            let text: String? = config.string(forKey: key) ?? config.int(forKey: key).map(String.init) ?? config.double(forKey: key).map { "\($0)" }
-            guard let text else { return nil }
-            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, range.contains(value) else {
-                throw WebSocketConfigurationError("transport.websocket.\(key) \"\(text)\" is not a number from \(range.lowerBound) to \(range.upperBound)")
-            }
-            return value
+            if let seconds = try settings.number(Self.pingIntervalKey) { pingInterval = .milliseconds(Int64(seconds * 1000)) }
+            if let seconds = try settings.number(Self.helloTimeoutKey) { helloTimeout = .milliseconds(Int64(seconds * 1000)) }
+            if let bytes = try settings.integer(Self.maxFrameBytesKey) { maxFrameBytes = bytes }
         }
     }
 
@@ -117,14 +104,9 @@ public struct WebSocketTransport: Transport {
     /// The registry entry: `transports = [websocket]`.
     public static let plugin = PluginDescriptor<any Transport<TetherRouter>>(
         name: "websocket",
-        summary: "native JSON protocol on GET /v1/ws (docs/PROTOCOL.md)"
+        summary: "native JSON protocol on GET /v1/ws (docs/PROTOCOL.md)",
+        keys: Configuration.keys
     ) { context in
-        WebSocketTransport(configuration: try Configuration(reading: context.config, limits: context.limits), limits: context.limits)
+        WebSocketTransport(configuration: try Configuration(reading: context.settings, limits: context.limits), limits: context.limits)
     }
-}
-
-/// A `transport.websocket.*` value was malformed or out of range; the message names the key.
-public struct WebSocketConfigurationError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

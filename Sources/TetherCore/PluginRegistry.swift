@@ -5,6 +5,9 @@ public import Logging
 /// `<kind>.<name>`, e.g. `store.sqlite.synchronous`), the relay's settings it may need, and a logger.
 public struct PluginContext: Sendable {
     public var config: ConfigReader
+    /// The same slice through the declared-key reader: values are checked against the plugin's
+    /// ``PluginDescriptor/keys`` and errors name their source.
+    public var settings: Settings
     /// Where durable plugins keep their files (`--state-dir`, `$STATE_DIRECTORY`, or `./tether-data`).
     public var stateDirectory: String
     public var retention: RetentionPolicy
@@ -13,8 +16,12 @@ public struct PluginContext: Sendable {
     public var limits: IngestLimits
     public var logger: Logger
 
-    public init(config: ConfigReader, stateDirectory: String, retention: RetentionPolicy, limits: IngestLimits = IngestLimits(), logger: Logger) {
+    public init(
+        config: ConfigReader, settings: Settings? = nil, stateDirectory: String, retention: RetentionPolicy, limits: IngestLimits = IngestLimits(),
+        logger: Logger
+    ) {
         self.config = config
+        self.settings = settings ?? Settings(reader: config)
         self.stateDirectory = stateDirectory
         self.retention = retention
         self.limits = limits
@@ -22,16 +29,19 @@ public struct PluginContext: Sendable {
     }
 }
 
-/// One compiled-in plugin: its name (what configuration selects it by), a one-line summary, and
-/// how to build it from a ``PluginContext``.
+/// One compiled-in plugin: its name (what configuration selects it by), a one-line summary, the
+/// keys it reads (relative to its slice `<kind>.<name>`), and how to build it from a
+/// ``PluginContext``.
 public struct PluginDescriptor<Plugin>: Sendable {
     public var name: String
     public var summary: String
+    public var keys: [ConfigKeySpec]
     public var make: @Sendable (PluginContext) async throws -> Plugin
 
-    public init(name: String, summary: String, make: @escaping @Sendable (PluginContext) async throws -> Plugin) {
+    public init(name: String, summary: String, keys: [ConfigKeySpec] = [], make: @escaping @Sendable (PluginContext) async throws -> Plugin) {
         self.name = name
         self.summary = summary
+        self.keys = keys
         self.make = make
     }
 }
@@ -74,6 +84,14 @@ public struct PluginRegistry<Routes>: Sendable {
         var found: [PluginDescriptor<any MetricsExporter<Routes>>] = []
         for name in names { found.append(try Self.find(name, in: exporters, kind: "exporter")) }
         return found
+    }
+
+    /// Every key every compiled-in plugin declares, by its full name (`store.sqlite.synchronous`).
+    /// A key of a plugin that is not selected is still known (a config file may serve several set-ups).
+    public var declaredKeys: [ConfigKeySpec] {
+        stores.flatMap { descriptor in descriptor.keys.map { $0.scoped(under: "store", descriptor.name) } }
+            + transports.flatMap { descriptor in descriptor.keys.map { $0.scoped(under: "transport", descriptor.name) } }
+            + exporters.flatMap { descriptor in descriptor.keys.map { $0.scoped(under: "exporter", descriptor.name) } }
     }
 
     /// Every plugin as `(kind, name, summary)`, for `tether plugins`.

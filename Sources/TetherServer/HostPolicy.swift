@@ -1,4 +1,4 @@
-import TetherCore
+public import TetherCore
 
 /// Which names a request's `Host` header may carry: the defence against DNS rebinding, where a
 /// page on `rebind.attacker.example` has its name re-pointed at the relay's address and then

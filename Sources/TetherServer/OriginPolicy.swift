@@ -1,5 +1,5 @@
 import Hummingbird
-import TetherCore
+public import TetherCore
 import TetherRouting
 
 /// Which web pages may use the relay from a browser.

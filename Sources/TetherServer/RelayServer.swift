@@ -20,6 +20,8 @@ public struct RelayServer: Sendable {
     /// What the surrounding process adds: readiness notification, extra services, an inherited
     /// listening socket. None by default.
     public var hooks = ServerHooks()
+    /// Where each configured value came from, so plugin configuration errors can name it.
+    public var origins = ConfigOrigins()
 
     public init(configuration: ServerConfiguration, config: ConfigReader, registry: PluginRegistry<TetherRouter>, logger: Logger) {
         self.configuration = configuration
@@ -43,6 +45,7 @@ public struct RelayServer: Sendable {
             throw RelayStartError("buffer store \"\(descriptor.name)\" could not be created: \(error)")
         }
         let relay = Relay(store: store, configuration: configuration.relay, logger: logger)
+        logger.notice("\(configuration.summary(store: descriptor.name, transports: transports.map(\.name), exporters: exporters.map(\.name)))")
         if let warning = configuration.insecureWarning {
             logger.critical("\(warning)", metadata: ["listen": "\(configuration.host):\(configuration.port)"])
         }
@@ -191,7 +194,7 @@ public struct RelayServer: Sendable {
             try await group.run()
         } catch {
             try? await store.close()
-            throw error
+            throw ListenFailure.explain(error, host: configuration.host, port: configuration.port) ?? error
         }
         try await store.close()
         logger.notice("stopped", metadata: ["head": "\(relay.logState.head)"])
@@ -203,6 +206,7 @@ extension RelayServer {
     func context(for kind: String, _ name: String) -> PluginContext {
         PluginContext(
             config: config.scoped(to: [kind, name]),
+            settings: Settings(reader: config, origins: origins).scoped(to: kind, name),
             stateDirectory: configuration.stateDirectory,
             retention: configuration.relay.retention,
             limits: configuration.limits,
@@ -222,6 +226,12 @@ extension RelayServer {
 /// The relay could not start: the store would not open, or the listener would not bind.
 public struct RelayStartError: Error, Sendable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// 2 when the configuration must change (a bad address, a port that needs privileges), 1 when
+    /// the cause is outside it and may pass (the port is taken).
+    public var exitCode: Int32
+    public init(_ message: String, exitCode: Int32 = 2) {
+        self.message = message
+        self.exitCode = exitCode
+    }
     public var description: String { message }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOSSL
+import TetherCore
 
 /// The certificate chain and private key `tether serve` answers TLS with (`tls.cert`,
 /// `tls.key`, PEM files). Both or neither: one without the other is a configuration error, and

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TetherCore
 import TetherServer
 import TetherRouting
@@ -10,12 +11,22 @@ struct PluginsCommand: ParsableCommand {
         abstract: "List the compiled-in plugins."
     )
 
-    func run() {
-        let catalog = PluginRegistry<TetherRouter>.builtins.catalog
-        let width = catalog.map(\.name.count).max() ?? 0
-        for entry in catalog {
-            let padding = String(repeating: " ", count: width - entry.name.count)
-            print("\(entry.kind)\t\(entry.name)\(padding)  \(entry.summary)")
+    @Flag(help: "Print a JSON array of {kind, name, summary, keys} instead of a table.")
+    var json = false
+
+    func run() throws {
+        let registry = PluginRegistry<TetherRouter>.builtins
+        let catalog = registry.catalog
+        if json {
+            let keys = registry.declaredKeys
+            let objects: [[String: Any]] = catalog.map { entry in
+                let prefix = "\(entry.kind).\(entry.name)."
+                return ["kind": entry.kind, "name": entry.name, "summary": entry.summary, "keys": keys.map(\.key).filter { $0.hasPrefix(prefix) }]
+            }
+            let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
         }
+        print(Table.render([["KIND", "NAME", "SUMMARY"]] + catalog.map { [$0.kind, $0.name, $0.summary] }))
     }
 }

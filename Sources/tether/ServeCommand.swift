@@ -7,6 +7,7 @@ import PrometheusExporter
 import SystemPackage
 import TetherCore
 import TetherServer
+import TetherRouting
 import TetherSystemd
 
 /// `tether serve`: run the relay in the foreground until SIGTERM or SIGINT.
@@ -16,9 +17,11 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the relay.",
         discussion: """
             Configuration layers, highest first: these flags, TETHER_* environment variables \
-            (key retention.max-events is TETHER_RETENTION_MAX_EVENTS), the JSON config file, \
-            defaults. Keys:
-            \(ServerConfiguration.keys.map { "  \($0.key): \($0.meaning)" }.joined(separator: "\n"))
+            (key retention.max-events is TETHER_RETENTION_MAX_EVENTS), the config file (JSON, or \
+            YAML when it ends in .yaml or .yml), defaults. An unknown key or TETHER_* variable stops \
+            start-up (exit 2). `tether config check` checks a configuration, `tether config show` \
+            shows the values in force. Keys (docs/CONFIGURATION.md):
+            \(PluginRegistry<TetherRouter>.builtins.allKeys.map { "  \($0.key) (default \($0.defaultValue)): \($0.doc)" }.joined(separator: "\n"))
             """
     )
 
@@ -31,7 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Directory for durable stores.")
     var stateDir: String?
 
-    @Option(help: "JSON configuration file (also TETHER_CONFIG).")
+    @Option(help: "Configuration file, JSON or YAML (.yaml, .yml) (also TETHER_CONFIG).")
     var config: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -75,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             throw Self.fail("bad configuration: \(error)", notifying: notifier)
         } catch let error as RelayStartError {
-            throw Self.fail("\(error)", notifying: notifier)
+            throw Self.fail("\(error)", notifying: notifier, status: error.exitCode)
         } catch {
             notifier.startupFailed(errno: StartupFailure.errno(of: error), status: "\(error)")
             FileHandle.standardError.write(Data("tether: error: \(error)\n".utf8))
@@ -85,8 +88,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     private func makeServer(environment: [String: String]) async -> Result<RelayServer, ConfigurationError> {
         do throws(ConfigurationError) {
-            let reader = try await configReader(environment: environment)
-            let settings = try ServerConfiguration(reader: reader, environment: environment)
+            let layers = try await loadLayers(environment: environment)
+            let settings = try ServerConfiguration(settings: layers.settings, environment: environment)
             guard let destination = LogDestination(rawValue: log) else {
                 throw ConfigurationError("--log \"\(log)\" is not one of journal, stderr, auto")
             }
@@ -101,11 +104,15 @@ struct ServeCommand: AsyncParsableCommand {
             let wedge = debugFaults ? WedgeSwitch() : nil
             let systemd = try SystemdWiring(environment: environment, logger: logger, wedge: wedge, warning: settings.insecureWarning) {
                 // What SIGHUP applies without a restart: the log level (docs/OPERATIONS.md).
-                let reloaded = try ServerConfiguration(reader: try await configReader(environment: environment), environment: environment)
+                let reloaded = try ServerConfiguration(settings: try await loadLayers(environment: environment).settings, environment: environment)
                 level.level = Logger.Level(rawValue: reloaded.logLevel) ?? level.level
                 return "log.level=\(level.level)"
             }
-            var server = RelayServer(configuration: settings, config: reader, registry: wedge.map { PluginRegistry.builtins.wedgeable(by: $0) } ?? .builtins, logger: logger)
+            var server = RelayServer(
+                configuration: settings, config: layers.settings.reader,
+                registry: wedge.map { PluginRegistry.builtins.wedgeable(by: $0) } ?? .builtins, logger: logger
+            )
+            server.origins = layers.settings.origins
             server.hooks = systemd.hooks
             return .success(server)
         } catch {
@@ -113,37 +120,33 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    /// flags > TETHER_* environment > config file > defaults.
-    private func configReader(environment: [String: String]) async throws(ConfigurationError) -> ConfigReader {
-        var flags: [AbsoluteConfigKey: ConfigValue] = [:]
-        if let listen { flags["listen"] = .init(stringLiteral: listen) }
-        if let store { flags["store"] = .init(stringLiteral: store) }
-        if let stateDir { flags["state-dir"] = .init(stringLiteral: stateDir) }
-        if let logLevel { flags["log.level"] = .init(stringLiteral: logLevel) }
-        if insecure { flags["insecure"] = .init(stringLiteral: "true") }
-        if let tlsCert { flags["tls.cert"] = .init(stringLiteral: tlsCert) }
-        if let tlsKey { flags["tls.key"] = .init(stringLiteral: tlsKey) }
-        if let allowedOrigins { flags["allowed-origins"] = .init(stringLiteral: allowedOrigins) }
-        if let allowedHosts { flags["allowed-hosts"] = .init(stringLiteral: allowedHosts) }
-        var providers: [any ConfigProvider] = [
-            InMemoryProvider(name: "flags", values: flags),
-            EnvironmentVariablesProvider().prefixKeys(with: "tether"),
-        ]
-        if let path = config ?? environment["TETHER_CONFIG"] {
-            do {
-                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
-            } catch {
-                throw ConfigurationError("config file \(path) could not be read as JSON: \(error)")
-            }
-        }
-        return ConfigReader(providers: providers)
+    /// flags > TETHER_* environment > config file > defaults, checked against every declared key.
+    private func loadLayers(environment: [String: String]) async throws(ConfigurationError) -> ConfigLayers {
+        try await ConfigLayers.load(
+            flags: flagValues, environment: environment, configPath: config ?? environment["TETHER_CONFIG"], declared: PluginRegistry<TetherRouter>.builtins.allKeys
+        )
+    }
+
+    /// The configuration keys these flags set, with the flag's spelling for error messages.
+    var flagValues: [ConfigLayers.Flag] {
+        var flags: [ConfigLayers.Flag] = []
+        if let listen { flags.append(.init("listen", listen, flag: "--listen")) }
+        if let store { flags.append(.init("store", store, flag: "--store")) }
+        if let stateDir { flags.append(.init("state-dir", stateDir, flag: "--state-dir")) }
+        if let logLevel { flags.append(.init("log.level", logLevel, flag: "--log-level")) }
+        if insecure { flags.append(.init("insecure", "true", flag: "--insecure")) }
+        if let tlsCert { flags.append(.init("tls.cert", tlsCert, flag: "--tls-cert")) }
+        if let tlsKey { flags.append(.init("tls.key", tlsKey, flag: "--tls-key")) }
+        if let allowedOrigins { flags.append(.init("allowed-origins", allowedOrigins, flag: "--allowed-origins")) }
+        if let allowedHosts { flags.append(.init("allowed-hosts", allowedHosts, flag: "--allowed-hosts")) }
+        return flags
     }
 
     /// Prints one line naming the problem and exits with status 2; tells systemd why, when it
     /// listens.
-    static func fail(_ message: String, notifying notifier: SystemdNotifier? = nil) -> ExitCode {
+    static func fail(_ message: String, notifying notifier: SystemdNotifier? = nil, status: Int32 = 2) -> ExitCode {
         notifier?.startupFailed(errno: nil, status: message)
         FileHandle.standardError.write(Data("tether: error: \(message)\n".utf8))
-        return ExitCode(2)
+        return ExitCode(status)
     }
 }

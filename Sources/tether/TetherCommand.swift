@@ -8,7 +8,7 @@ struct TetherCommand: AsyncParsableCommand {
         abstract: "An event relay: sequence numbers, acknowledgements, replay on reconnect.",
         subcommands: [
             ServeCommand.self, TailCommand.self, PublishCommand.self, StatusCommand.self, TimelineCommand.self,
-            PluginsCommand.self, BackupCommand.self, RestoreCommand.self, BenchCommand.self, SimulateClientCommand.self, DevCommand.self,
+            PluginsCommand.self, ConfigCommand.self, BackupCommand.self, RestoreCommand.self, BenchCommand.self, SimulateClientCommand.self, DevCommand.self,
         ],
         defaultSubcommand: ServeCommand.self
     )

@@ -187,7 +187,7 @@ struct SQLiteBufferStoreTests {
         let defaults = try SQLiteBufferStore.Configuration(reading: ConfigReader(provider: InMemoryProvider(values: [:])), path: "/x")
         #expect(defaults.synchronous == .full && defaults.maxPages == nil && defaults.checkOnOpen)
         let bad = ConfigReader(provider: InMemoryProvider(values: ["synchronous": "off"]))
-        let error = #expect(throws: SQLiteStoreError.self) { try SQLiteBufferStore.Configuration(reading: bad, path: "/x") }
+        let error = #expect(throws: ConfigurationError.self) { try SQLiteBufferStore.Configuration(reading: bad, path: "/x") }
         #expect(error?.message.contains("store.sqlite.synchronous") == true)
     }
 }

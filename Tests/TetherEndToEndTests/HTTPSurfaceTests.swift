@@ -102,9 +102,9 @@ struct HTTPSurfaceTests {
 
     @Test(arguments: [
         (["--store", "nonesuch"], [String: String](), "unknown store plugin \"nonesuch\"; this build has: sqlite, memory"),
-        (["--listen", "nowhere"], [:], "listen \"nowhere\" is not HOST:PORT"),
-        ([], ["TETHER_LAG_CAP": "lots"], "lag-cap \"lots\" is not a whole number"),
-        ([], ["TETHER_RETENTION_TTL": "-5"], "retention.ttl \"-5\" is not a number"),
+        (["--listen", "nowhere"], [:], "listen \"nowhere\" (from --listen) is not HOST:PORT"),
+        ([], ["TETHER_LAG_CAP": "lots"], "lag-cap \"lots\" (from TETHER_LAG_CAP) is not a whole number from 1 to 10000000"),
+        ([], ["TETHER_RETENTION_TTL": "-5"], "retention.ttl \"-5\" (from TETHER_RETENTION_TTL) is not a number from 1 to 31536000"),
         (["--config", "/nonexistent/tether.json"], [:], "config file /nonexistent/tether.json could not be read"),
     ])
     func badConfigurationExitsWithStatusTwoAndOneClearLine(arguments: [String], environment: [String: String], message: String) async throws {
@@ -134,12 +134,31 @@ struct HTTPSurfaceTests {
         await relay.terminate()
     }
 
-    @Test func pluginsListsEveryKind() async throws {
+    @Test func pluginsListsEveryKindInAlignedColumns() async throws {
         let result = try await Command.run(RelayProcess.binary.path, ["plugins"])
         #expect(result.status == 0)
-        for line in ["store\tsqlite", "store\tmemory", "transport\twebsocket", "transport\tsse", "transport\tsocketio", "exporter\tprometheus", "exporter\tjson"] {
-            #expect(result.output.contains(line), "missing \(line) in: \(result.output)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        let rows = ["store sqlite", "store memory", "store postgres", "transport websocket", "transport sse", "transport socketio", "exporter prometheus", "exporter json"]
+        for row in rows {
+            let parts = row.split(separator: " ")
+            #expect(lines.contains { $0.split(separator: " ", omittingEmptySubsequences: true).prefix(2).map(String.init) == parts.map(String.init) }, "missing \(row) in: \(result.output)")
         }
+        // Every summary starts in the same column as the header's SUMMARY.
+        let column = try #require(lines.first?.range(of: "SUMMARY")?.lowerBound.utf16Offset(in: lines[0]))
+        for line in lines.dropFirst() {
+            let index = line.index(line.startIndex, offsetBy: column)
+            #expect(line[line.index(before: index)] == " " && line[index] != " ", "misaligned: \(line)")
+        }
+    }
+
+    @Test func pluginsListsAsJSONWithTheirKeys() async throws {
+        let result = try await Command.run(RelayProcess.binary.path, ["plugins", "--json"])
+        #expect(result.status == 0)
+        let plugins = try #require(try HTTP.json(Data(result.output.utf8)) as? [[String: Any]])
+        #expect(plugins.count == 8)
+        let sqlite = try #require(plugins.first { $0["name"] as? String == "sqlite" })
+        #expect(sqlite["kind"] as? String == "store")
+        #expect((sqlite["keys"] as? [String])?.contains("store.sqlite.synchronous") == true)
     }
 
     private func accepted(_ body: Data) throws -> [Int] {
