@@ -48,6 +48,7 @@ enum ClientFrame: Sendable {
             hello.lastSequence = try fields.unsigned("last_sequence", code: .invalidHello)
             hello.history = try fields.unsigned("history", code: .invalidHello).map { Int(clamping: $0) }
             hello.topics = try fields.strings("topics", code: .invalidHello)
+            hello.ephemeral = try fields.bool("ephemeral", code: .invalidHello) ?? false
             return .hello(hello, batch: try fields.bool("batch", code: .invalidHello) ?? false)
         case "ack":
             guard let seq = try fields.unsigned("seq", code: .malformed) else {

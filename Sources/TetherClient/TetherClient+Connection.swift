@@ -74,7 +74,7 @@ extension TetherClient {
         } catch {
             let wasWelcomed = welcomed
             detach()
-            lastError = "could not connect to \(configuration.url): \(error)"
+            lastError = RelayURL.describe(error, url: configuration.url)
             return ConnectionOutcome(welcomed: wasWelcomed, closeCode: nil)
         }
     }
@@ -93,11 +93,13 @@ extension TetherClient {
         var json = JSONWriter(capacity: 256)
         // `batch`: several events per frame, far fewer writes on both sides (docs/PROTOCOL.md).
         json.raw("{\"type\":\"hello\",\"batch\":true")
-        if let id = resume.clientID {
+        if configuration.ephemeral {
+            json.raw(",\"ephemeral\":true")
+        } else if let id = resume.clientID {
             json.raw(",\"client_id\":")
             json.string(id)
         }
-        if let token = resume.resumeToken {
+        if !configuration.ephemeral, let token = resume.resumeToken {
             json.raw(",\"resume_token\":")
             json.string(token)
         }

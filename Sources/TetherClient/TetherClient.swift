@@ -88,6 +88,8 @@ public actor TetherClient {
 
     /// - Throws: ``TetherClientError`` if `configuration.stateFile` exists but is unreadable.
     public init(configuration: TetherClientConfiguration) throws(TetherClientError) {
+        var configuration = configuration
+        configuration.url = RelayURL.normalize(configuration.url)
         if let host = Self.tlsIPHost(configuration.url) {
             throw TetherClientError(
                 .badConfiguration,

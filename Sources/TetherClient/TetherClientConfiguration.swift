@@ -16,6 +16,10 @@ public struct TetherClientConfiguration: Sendable {
     public var topics: [String] = []
     /// Newest retained events to receive first on a fresh start.
     public var history: Int?
+    /// Connect as a one-shot client (`"ephemeral": true` in the hello): the relay keeps no record
+    /// of it and does not count it as a connection. For commands that publish or ask once; such
+    /// a client is given a new id on each connection and cannot resume.
+    public var ephemeral = false
     public var backoff = BackoffPolicy()
     /// How often the client pings the relay to measure latency.
     public var heartbeatInterval: Duration = .seconds(10)

@@ -34,6 +34,9 @@ public struct ClientRecord: Sendable {
     public var acked: UInt64 = 0
     public var overdue = 0
     public var rttSeconds: Double?
+    /// An ephemeral client's record exists only while it is connected and is never saved
+    /// (``Hello/ephemeral``).
+    public var ephemeral = false
     public var lastAckAt: Date?
 
     public init(id: String, secret: ResumeSecret, epoch: Epoch, transport: String, remote: String, now: Date) {

@@ -119,7 +119,7 @@ extension Relay {
                 histograms.quality.observe(record.quality(now: time, configuration: configuration))
                 histograms.clientLag.observe(Double(head > record.progressSeq ? head - record.progressSeq : 0))
             }
-            let changed = table.dirty.compactMap { table.records[$0]?.persisted }
+            let changed = table.dirty.compactMap { table.records[$0] }.filter { !$0.ephemeral }.map(\.persisted)
             table.dirty.removeAll(keepingCapacity: true)
             return (transitions, changed, forgotten)
         }

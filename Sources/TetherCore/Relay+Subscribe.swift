@@ -14,11 +14,16 @@ public struct Hello: Sendable, Hashable {
     public var history: Int?
     /// Topics to receive; `nil` or empty for all.
     public var topics: [String]?
+    /// A one-shot connection (`tether publish`, `tether status`): its client record lives only
+    /// while it is connected, is never saved, and is not counted in `tether_connections` or
+    /// `/v1/stats`. It cannot be resumed, so it takes no client id or resume token.
+    public var ephemeral = false
 
     public init(
         clientID: String? = nil, resumeToken: String? = nil, epoch: Epoch? = nil,
-        lastSequence: UInt64? = nil, history: Int? = nil, topics: [String]? = nil
+        lastSequence: UInt64? = nil, history: Int? = nil, topics: [String]? = nil, ephemeral: Bool = false
     ) {
+        self.ephemeral = ephemeral
         self.clientID = clientID
         self.resumeToken = resumeToken
         self.epoch = epoch
@@ -48,6 +53,9 @@ extension Relay {
     /// - Throws: ``RelayError/Code/resumeRefused`` for a known client id without its secret,
     ///   ``RelayError/Code/futureSequence`` for a sequence this epoch never assigned.
     public func subscribe(_ hello: Hello, transport: String, remote: String) async throws(RelayError) -> Session {
+        if hello.ephemeral, hello.clientID != nil || hello.resumeToken != nil {
+            throw RelayError(RelayError.Code(rawValue: "invalid_hello"), "an ephemeral hello takes no client_id or resume_token: an ephemeral connection leaves no record to resume")
+        }
         if let id = hello.clientID { try NameRule.check(id, field: "client_id", code: .invalidName) }
         if let token = hello.resumeToken { try NameRule.check(token, field: "resume_token", code: .invalidName) }
         // A subscribed topic is only compared, never stored or printed, and one no event can carry
@@ -116,10 +124,11 @@ extension Relay {
             }
             return Claim(record: record, known: true)
         }
-        let id = hello.clientID ?? "c-" + ResumeSecret.newToken().prefix(24)
+        let id = hello.clientID ?? (hello.ephemeral ? "e-" : "c-") + ResumeSecret.newToken().prefix(24)
         let token = hello.resumeToken ?? ResumeSecret.newToken()
-        let record = ClientRecord(id: id, secret: ResumeSecret(token: token), epoch: epoch, transport: transport, remote: remote, now: time)
-        return Claim(record: record, known: false, issuedToken: token)
+        var record = ClientRecord(id: id, secret: ResumeSecret(token: token), epoch: epoch, transport: transport, remote: remote, now: time)
+        record.ephemeral = hello.ephemeral
+        return Claim(record: record, known: false, issuedToken: hello.ephemeral ? nil : token)
     }
 
     /// Binds the session to its client record, atomically with the identity check: of two
@@ -174,14 +183,14 @@ extension Relay {
             record.ackedSeq = plan.startAfter
             record.writtenSeq = plan.startAfter
             table.records[record.id] = record
-            table.dirty.insert(record.id)
+            if !record.ephemeral { table.dirty.insert(record.id) }
             table.sessions[session.id] = session
             transitions.append(Transition(event: .connected, record: record, previous: before, sessionID: session.id, message: "client \(record.id) connected over \(transport) from \(remote)", seq: plan.head))
             if plan.reset {
                 transitions.append(Transition(event: .reset, record: record, sessionID: session.id, message: "client \(record.id)'s sequence belongs to another log; told to reset and start over from seq \(plan.startAfter + 1)"))
             }
             if let gap = plan.gap {
-                transitions.append(Transition(event: .replayGap, record: record, sessionID: session.id, message: "client \(record.id)'s replay has a gap: seq \(gap.from)...\(gap.to) (\(gap.count) events) not delivered, reason \(gap.reason.rawValue)", seq: gap.to, reason: "\(gap.count) events not delivered (\(gap.reason.rawValue))"))
+                transitions.append(Transition(event: .replayGap, record: record, sessionID: session.id, message: "client \(record.id)'s replay has a gap: seq \(gap.from)...\(gap.to) (\(counted(gap.count, "event"))) not delivered, reason \(gap.reason.rawValue)", seq: gap.to, reason: "\(counted(gap.count, "event")) not delivered (\(gap.reason.rawValue))"))
             }
             return (transitions, displaced)
         }
@@ -191,7 +200,7 @@ extension Relay {
             throw RelayError(.resumeRefused, "client id \(claim.record.id) was just claimed by another connection: resume it with its resume_token, or connect without a client_id to get a new one")
         }
         if claim.known { counters.reconnects.add(1, ordering: .relaxed) }
-        if !claim.known, let durable = store as? any ClientRecordStore {
+        if !claim.known, !claim.record.ephemeral, let durable = store as? any ClientRecordStore {
             // Bind the new id to its secret durably before the client can rely on it.
             do {
                 try await durable.saveClients([claim.record.persisted])
@@ -236,6 +245,12 @@ extension Relay {
             record.disconnectedAt = time
             record.sessionID = nil
             record.state = .disconnected
+            if record.ephemeral {
+                // Nothing to resume: the record goes with its only connection.
+                table.records[record.id] = nil
+                table.dirty.remove(record.id)
+                return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "ephemeral client \(record.id) disconnected after \(Self.formatSpan(lasted)): \(reason); no record kept", seq: record.ackedSeq, reason: reason)
+            }
             table.records[record.id] = record
             table.dirty.insert(record.id)
             return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "client \(record.id) disconnected after \(Self.formatSpan(lasted)): \(reason)", seq: record.ackedSeq, reason: reason)

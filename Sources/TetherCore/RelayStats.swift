@@ -54,7 +54,7 @@ extension Relay {
         let state = logState
         let records = clients.withLock { table in
             table.syncSessions(now: time)
-            return Array(table.records.values)
+            return table.records.values.filter { !$0.ephemeral }
         }
         let clientStats = records.sorted { $0.id < $1.id }.map { record in
             RelayStats.Client(
@@ -104,7 +104,7 @@ extension Relay {
     public func connectionCounts() -> [ConnectionCount] {
         clients.withLock { table in
             var counts: [ConnectionCount: Int] = [:]
-            for record in table.records.values {
+            for record in table.records.values where !record.ephemeral {
                 counts[ConnectionCount(state: record.state, transport: record.transport, count: 0), default: 0] += 1
             }
             return counts.map { key, value in ConnectionCount(state: key.state, transport: key.transport, count: value) }

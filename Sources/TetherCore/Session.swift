@@ -177,7 +177,7 @@ public final class Session: Sendable {
         relay.updateRecord(of: self) { record in
             Transition(
                 event: .slowConsumer, record: record, sessionID: id,
-                message: "subscriber skipped seq \(gap.from)...\(gap.to) (\(gap.count) events), reason \(gap.reason.rawValue)",
+                message: "subscriber skipped seq \(gap.from)...\(gap.to) (\(counted(gap.count, "event"))), reason \(gap.reason.rawValue)",
                 seq: gap.to
             )
         }

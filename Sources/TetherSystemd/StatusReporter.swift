@@ -24,7 +24,7 @@ public struct StatusReporter: Service {
     /// the last health error.
     public static func summary(of relay: Relay, warning: String? = nil) -> String {
         let totals = relay.stats().totals
-        var line = (warning.map { $0 + "; " } ?? "") + "\(totals.active) connected, \(totals.connections) clients known; head seq \(totals.headSequence); buffer \(totals.bufferDepthEvents) events, \(totals.bufferDepthBytes) bytes"
+        var line = (warning.map { $0 + "; " } ?? "") + "\(totals.active) connected, \(totals.connections) clients known; head seq \(totals.headSequence); buffer \(counted(totals.bufferDepthEvents, "event")), \(totals.bufferDepthBytes) bytes"
         if let error = relay.healthStatus.lastError { line += "; unhealthy: \(error)" }
         return line
     }

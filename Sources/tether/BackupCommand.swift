@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SQLiteStore
+import TetherCore
 
 /// `tether backup DEST`: a consistent, self-contained copy of the SQLite store's log, taken
 /// while the relay runs (docs/OPERATIONS.md, "Backup and restore").
@@ -21,7 +22,7 @@ struct BackupCommand: ParsableCommand {
             let summary = try SQLiteLogCopy.copy(from: state.database, to: destination)
             print(
                 "backed up \(state.database) to \(destination): epoch \(summary.log.epoch), head \(summary.log.head), "
-                    + "\(summary.log.depthEvents) events, \(summary.clients) client records, \(summary.bytes) bytes"
+                    + "\(counted(summary.log.depthEvents, "event")), \(counted(summary.clients, "client record")), \(summary.bytes) bytes"
             )
         } catch let error as SQLiteStoreError {
             throw ServeCommand.fail("backup failed: \(error)")

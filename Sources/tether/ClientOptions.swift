@@ -5,14 +5,14 @@ import TetherClient
 
 /// Options every client subcommand shares: where the relay is.
 struct ClientOptions: ParsableArguments {
-    @Option(help: "The relay's WebSocket URL (also TETHER_URL).")
+    @Option(help: "The relay: ws://HOST:PORT/v1/ws, wss://…, http(s)://HOST:PORT or HOST:PORT (also TETHER_URL).")
     var url: String?
 
     @Option(help: "PEM file of the CA that signed a wss:// relay's certificate (also TETHER_CA_FILE); default: the system's trust roots.")
     var caFile: String?
 
     var resolvedURL: String {
-        url ?? ProcessInfo.processInfo.environment["TETHER_URL"] ?? "ws://127.0.0.1:8765/v1/ws"
+        RelayURL.normalize(url ?? ProcessInfo.processInfo.environment["TETHER_URL"] ?? "ws://127.0.0.1:8765/v1/ws")
     }
 
     /// A client configuration for the relay these options name.

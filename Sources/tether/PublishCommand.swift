@@ -31,6 +31,7 @@ struct PublishCommand: AsyncParsableCommand {
         var configuration = try client.clientConfiguration()
         configuration.backoff.maxAttempts = 3
         configuration.topics = ["\u{1F}tether-publish-only"]  // a topic no producer uses: receive nothing
+        configuration.ephemeral = true  // leaves no client record behind (docs/PROTOCOL.md)
         let tether = try TetherClient(configuration: configuration)
         let runner = Task { await tether.run() }
         defer { runner.cancel() }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SQLiteStore
+import TetherCore
 
 /// `tether restore SRC`: puts a `tether backup` copy (or a cleanly stopped relay's
 /// `tether.sqlite`) into a state directory that holds no log, after checking it is one whole
@@ -23,7 +24,7 @@ struct RestoreCommand: ParsableCommand {
             let summary = try SQLiteLogCopy.copy(from: source, to: state.database)
             print(
                 "restored \(source) to \(state.database): epoch \(summary.log.epoch), head \(summary.log.head), "
-                    + "\(summary.log.depthEvents) events, \(summary.clients) client records. Start the relay with --state-dir \(state.directory)"
+                    + "\(counted(summary.log.depthEvents, "event")), \(counted(summary.clients, "client record")). Start the relay with --state-dir \(state.directory)"
             )
         } catch let error as SQLiteStoreError {
             throw ServeCommand.fail("restore failed: \(error)")

@@ -20,6 +20,7 @@ struct StatusCommand: AsyncParsableCommand {
         var configuration = try client.clientConfiguration()
         configuration.backoff.maxAttempts = 0
         configuration.topics = ["\u{1F}tether-status-only"]  // receive no events
+        configuration.ephemeral = true  // not a connection the table should show
         let tether = try TetherClient(configuration: configuration)
         let runner = Task { await tether.run() }
         var connected = false
@@ -62,7 +63,7 @@ struct StatusCommand: AsyncParsableCommand {
     static func render(_ stats: RelayStats, hiding ownID: String?) -> String {
         let t = stats.totals
         var lines = [
-            "epoch \(t.epoch)  head \(t.headSequence)  oldest \(t.oldestSequence)  retained \(t.bufferDepthEvents) events / \(t.bufferDepthBytes) bytes",
+            "epoch \(t.epoch)  head \(t.headSequence)  oldest \(t.oldestSequence)  retained \(counted(t.bufferDepthEvents, "event")) / \(t.bufferDepthBytes) bytes",
             "published \(t.published)  delivered \(t.delivered)  acked \(t.acked)  replayed \(t.replayed)  reconnects \(t.reconnects)",
             "",
         ]

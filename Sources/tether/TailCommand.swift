@@ -61,7 +61,7 @@ struct TailCommand: AsyncParsableCommand {
         for await item in tether.events {
             switch item {
             case .welcome(let info):
-                let replay = info.replayCount > 0 ? "replaying \(info.replayCount) events (seq \(info.replayFrom)...\(info.replayTo))" : "nothing to replay"
+                let replay = info.replayCount > 0 ? "replaying \(counted(info.replayCount, "event")) (seq \(info.replayFrom)...\(info.replayTo))" : "nothing to replay"
                 Console.note("connected as \(info.clientID) (epoch \(info.epoch), head \(info.head)\(info.resumed ? ", resumed" : "")); \(replay)")
             case .event(let event):
                 if json {
@@ -73,7 +73,7 @@ struct TailCommand: AsyncParsableCommand {
                 printed += 1
                 if let count, printed >= count { await tether.stop() }
             case .gap(let gap):
-                Console.note("gap: seq \(gap.from)...\(gap.to) (\(gap.count) events) will not be delivered: \(gap.reason.rawValue)")
+                Console.note("gap: seq \(gap.from)...\(gap.to) (\(counted(gap.count, "event"))) will not be delivered: \(gap.reason.rawValue)")
                 if json { Console.out("{\"type\":\"gap\",\"from\":\(gap.from),\"to\":\(gap.to),\"count\":\(gap.count),\"reason\":\"\(gap.reason.rawValue)\"}") }
             case .reset(let epoch):
                 Console.note("reset: the relay's log is new (epoch \(epoch)); earlier sequence numbers no longer apply, starting over from its retained events")
