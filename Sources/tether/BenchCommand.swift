@@ -49,11 +49,17 @@ struct WebSocketBench: AsyncParsableCommand {
 
     func run() async throws {
         let url = client.resolvedURL
+        let signalSources = BenchChildren.shared.stopOnSignals()
+        defer { withExtendedLifetime(signalSources) {} }
         var report: [String: Any] = ["url": url]
         var lines = ["| measurement | subscribers | events | result |", "|---|---|---|---|"]
         var peak: (subscribers: Int, deliveriesPerSecond: Double)?
-        for count in subscribers.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+        let counts = subscribers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        var progress = BenchProgress(rounds: counts.count + (counts.isEmpty ? 0 : 1) + replayRuns)
+        for count in counts {
             let events = max(1, deliveries / count)
+            progress.start("fan-out to \(count) subscribers, \(events) events each")
+            defer { progress.finish() }
             let run = try await fanOut(url: url, subscribers: count, events: events, rate: nil, topic: "bench-\(count)-\(UUID().uuidString.prefix(8))")
             report["producer"] = producer
             report["fanout_\(count)"] = ["events": events, "deliveries_per_second": run.deliveriesPerSecond, "publish_per_second": run.publishedPerSecond, "seconds": run.seconds, "skipped": run.skipped]
@@ -63,6 +69,8 @@ struct WebSocketBench: AsyncParsableCommand {
         }
         if let peak {
             let rate = max(10, peak.deliveriesPerSecond / Double(peak.subscribers) / 2)
+            progress.start("latency: \(latencyEvents) events at \(Int(rate))/s to \(peak.subscribers) subscribers")
+            defer { progress.finish() }
             let run = try await fanOut(url: url, subscribers: peak.subscribers, events: latencyEvents, rate: rate, topic: "latency-\(UUID().uuidString.prefix(8))")
             let sorted = run.latencies.sorted()
             let p50 = Self.percentile(sorted, 0.50)
@@ -71,7 +79,11 @@ struct WebSocketBench: AsyncParsableCommand {
             lines.append("| publish→receive latency at \(Int(rate)) events/s (half the peak) | \(peak.subscribers) | \(latencyEvents) | p50 \(String(format: "%.2f", p50)) ms, p99 \(String(format: "%.2f", p99)) ms |")
         }
         var replays: [Double] = []
-        for _ in 0..<replayRuns { replays.append(try await replayWallTime(url: url, missed: 1000)) }
+        for run in 0..<replayRuns {
+            progress.start("replay of 1000 missed events, run \(run + 1) of \(replayRuns)")
+            replays.append(try await replayWallTime(url: url, missed: 1000))
+            progress.finish()
+        }
         let median = replays.sorted()[replays.count / 2]
         report["replay_1000_seconds"] = replays
         lines.append("| wall time to replay 1000 missed events (median of \(replayRuns)) | 1 | 1000 | \(String(format: "%.1f", median * 1000)) ms |")
@@ -103,9 +115,13 @@ struct WebSocketBench: AsyncParsableCommand {
             let output = Pipe()
             process.standardOutput = output
             try process.run()
+            BenchChildren.shared.add(process.processIdentifier)
             children.append((process, output))
         }
-        defer { for child in children where child.process.isRunning { child.process.terminate() } }
+        defer {
+            for child in children where child.process.isRunning { child.process.terminate() }
+            BenchChildren.shared.remove(children.map(\.process.processIdentifier))
+        }
         // Each prints "ready" once welcomed.
         for child in children {
             let line = Self.readLine(child.output.fileHandleForReading)
@@ -277,6 +293,18 @@ struct BenchSubscriber: AsyncParsableCommand {
         configuration.autoAck = true
         let tether = try TetherClient(configuration: configuration)
         let runner = Task { await tether.run() }
+        // A subscriber outlives no benchmark, even one killed with SIGKILL: when its parent is
+        // gone (it is re-parented), it stops.
+        // The benchmark ignores SIGINT and SIGTERM to handle them itself; a child inherits
+        // ignored signals across exec, and must die of them.
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        let parent = getppid()
+        let orphanWatch = Task {
+            while !Task.isCancelled, getppid() == parent { try? await Task.sleep(for: .milliseconds(500)) }
+            if !Task.isCancelled { Foundation.exit(3) }
+        }
+        defer { orphanWatch.cancel() }
         var received = 0
         var skipped = 0
         var done = false
