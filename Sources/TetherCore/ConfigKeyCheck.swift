@@ -1,11 +1,13 @@
 /// Refuses keys that no component declares: a typo in the config file or in a `TETHER_*`
 /// variable would otherwise be ignored and leave the default silently in force.
 public enum ConfigKeyCheck {
-    /// `TETHER_*` variables that are not configuration keys but that `tether` reads:
-    /// the config file's path, the client commands' URL and CA, the STATUS= period, the dashboard
-    /// folder override.
+    /// `TETHER_*` variables that are not configuration keys but that `tether` or its tooling
+    /// reads: the config file's path, the client commands' URL and CA, the STATUS= period, the
+    /// dashboard folder override, and the test kit's binary and journal catalog (which reach a
+    /// relay started under scripts/with-journald.sh).
     public static let otherVariables: Set<String> = [
-        "TETHER_CONFIG", "TETHER_URL", "TETHER_CA_FILE", "TETHER_SYSTEMD_STATUS_INTERVAL", "TETHER_DASHBOARD_DIR",
+        "TETHER_CONFIG", "TETHER_URL", "TETHER_CA_FILE", "TETHER_SYSTEMD_STATUS_INTERVAL", "TETHER_DASHBOARD_DIR", "TETHER_BIN",
+        "TETHER_CATALOG",
     ]
 
     /// Every key set in the file (with its line) or the environment that `declared` does not
