@@ -114,8 +114,7 @@ struct WebSocketBench: AsyncParsableCommand {
             process.arguments = ["bench", "subscribe", "--url", url, "--topic", topic, "--events", "\(events)"] + (rate == nil ? [] : ["--latencies"])
             let output = Pipe()
             process.standardOutput = output
-            try process.run()
-            BenchChildren.shared.add(process.processIdentifier)
+            try BenchChildren.shared.run(process)
             children.append((process, output))
         }
         defer {

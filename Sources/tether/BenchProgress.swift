@@ -8,7 +8,14 @@ final class BenchChildren: Sendable {
 
     private let pids = Mutex<Set<pid_t>>([])
 
-    func add(_ pid: pid_t) { pids.withLock { _ = $0.insert(pid) } }
+    /// Starts `process` and records its pid under the lock the signal handler takes, so a
+    /// signal arriving meanwhile waits and then ends it too.
+    func run(_ process: Process) throws {
+        try pids.withLock { pids in
+            try process.run()
+            pids.insert(process.processIdentifier)
+        }
+    }
     func remove(_ list: [pid_t]) { pids.withLock { $0.subtract(list) } }
 
     /// On SIGINT or SIGTERM: end every subscriber process, say so, and exit 130 or 143 (128 + the
