@@ -276,6 +276,7 @@ let package = Package(
             name: "tether-peer-bench",
             dependencies: [
                 "TetherTesting",
+                "TetherCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -356,7 +357,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DashboardTests",
-            dependencies: ["TetherTesting"],
+            dependencies: ["TetherTesting", "TetherCore"],
             exclude: ["browser"],
             swiftSettings: swiftSettings
         ),
