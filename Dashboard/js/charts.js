@@ -12,12 +12,13 @@ function el(name, attributes = {}, text) {
   return node;
 }
 
-/** A round upper bound for an axis (1, 2, 2.5 or 5 × 10^n) at or above `value`. */
+/** A round upper bound for a 4-tick axis at or above `value`: 4 × (1, 2, 2.5 or 5 × 10^n). */
 export function niceMax(value) {
   if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (value <= step * power) return step * power;
-  return 10 * power;
+  const tick = value / 4;
+  const power = 10 ** Math.floor(Math.log10(tick));
+  for (const step of [1, 2, 2.5, 5, 10]) if (tick <= step * power + 1e-12) return 4 * step * power;
+  return 40 * power;
 }
 
 /** The value below which `p` (0–1) of `values` lie (nearest rank); null for no values. */
@@ -76,10 +77,13 @@ export function lineChart(svg, { series, lines = [], markers = [], windowMs, uni
     mark.append(el('title', {}, marker.label));
     svg.append(mark);
   }
-  for (const line of lines) {
+  // Labels staggered from the right, so close percentiles do not print over each other.
+  for (const [index, line] of lines.entries()) {
     if (line.value == null) continue;
     svg.append(el('line', { x1: PAD.left, x2: PAD.left + box.plotW, y1: y(line.value), y2: y(line.value), class: `reference ${line.className}` }));
-    svg.append(el('text', { x: PAD.left + box.plotW - 2, y: y(line.value) - 3, 'text-anchor': 'end', class: `reference-label ${line.className}` }, line.label));
+    const label = el('text', { x: PAD.left + box.plotW - 4 - index * 34, y: y(line.value) - 3, 'text-anchor': 'end', class: `reference-label ${line.className}` }, line.label);
+    label.append(el('title', {}, `${line.label}: ${format(line.value)}${unit ? ` ${unit}` : ''}`));
+    svg.append(label);
   }
   for (const s of series) {
     let d = '';
@@ -100,13 +104,13 @@ export function lineChart(svg, { series, lines = [], markers = [], windowMs, uni
  * `windowMs`, with reconnects and gaps marked above it.
  * segments: [{from, to, state}] (to null: until now); markers: [{t, kind, label}].
  */
-export function stateStrip(svg, { segments, markers = [], windowMs, height = 64 }) {
+export function stateStrip(svg, { segments, markers = [], windowMs, height = 76 }) {
   const box = frame(svg, height);
   const now = Date.now();
   const start = now - windowMs;
   const x = (t) => PAD.left + ((Math.max(start, Math.min(now, t)) - start) / windowMs) * box.plotW;
   const stripTop = PAD.top + 12;
-  const stripH = box.plotH - 12;
+  const stripH = box.plotH - 24;
   svg.append(el('text', { x: PAD.left - 4, y: stripTop + stripH / 2 + 4, 'text-anchor': 'end', class: 'axis-label' }, 'state'));
   for (const segment of segments) {
     const to = segment.to ?? now;
@@ -119,8 +123,11 @@ export function stateStrip(svg, { segments, markers = [], windowMs, height = 64 
     if (marker.t < start) continue;
     const g = el('g', { class: `strip-marker marker-${marker.kind}`, 'data-kind': marker.kind });
     const mx = x(marker.t);
-    g.append(el('line', { x1: mx, x2: mx, y1: PAD.top, y2: stripTop + stripH }));
-    g.append(el('path', { d: marker.kind === 'gap' ? `M${mx - 5},${PAD.top} L${mx + 5},${PAD.top} L${mx},${PAD.top + 8} Z` : `M${mx},${PAD.top} m-4,4 a4,4 0 1,0 8,0 a4,4 0 1,0 -8,0` }));
+    // Reconnects: a dot above the strip; gaps: a triangle below it, so both show when they coincide
+    // (a resume's gap comes with its welcome).
+    const bottom = stripTop + stripH;
+    g.append(el('line', { x1: mx, x2: mx, y1: PAD.top, y2: bottom + (marker.kind === 'gap' ? 4 : 0) }));
+    g.append(el('path', { d: marker.kind === 'gap' ? `M${mx - 5},${bottom + 10} L${mx + 5},${bottom + 10} L${mx},${bottom + 2} Z` : `M${mx},${PAD.top} m-4,4 a4,4 0 1,0 8,0 a4,4 0 1,0 -8,0` }));
     g.append(el('title', {}, marker.label));
     svg.append(g);
   }

@@ -19,7 +19,12 @@ const GAP_REASONS = {
   lag_cap: 'this page fell too far behind', ttl: 'they expired from the relay\'s log', evicted: 'the relay\'s log was full',
 };
 const MAX_ROWS = 500;
+const COLUMNS = ['Client', 'State', 'Transport', 'Quality', 'Latency', 'Lag', 'Reconnects'];
+// The charts show the last 5 minutes, or since the page opened (at least a minute) when that is
+// shorter, so a young page's figures are not squeezed into the right edge.
 const CHART_WINDOW_MS = 5 * 60 * 1000;
+const pageOpened = Date.now();
+const chartWindow = () => Math.min(CHART_WINDOW_MS, Math.max(60 * 1000, Math.ceil((Date.now() - pageOpened) / 60000) * 60000));
 
 const settings = settingsFromQuery();
 const connection = new ConnectionManager(settings);
@@ -182,6 +187,7 @@ connection.addEventListener('stats', ({ detail }) => {
     for (const [index, value] of cells.entries()) {
       const cell = document.createElement('td');
       cell.textContent = String(value);
+      cell.dataset.label = COLUMNS[index]; // shown before the value when the table is stacked (narrow screens)
       if (index === 0) cell.className = 'client-id';
       if (index === 1) cell.dataset.state = client.state;
       row.append(cell);
@@ -202,7 +208,7 @@ const count = (v) => (v >= 10 || Number.isInteger(v) ? v.toFixed(0) : trim(v.toF
 const percent = (v) => `${Math.round(v * 100)}%`;
 
 function renderCharts() {
-  const windowMs = CHART_WINDOW_MS;
+  const windowMs = chartWindow();
   const since = Date.now() - windowMs;
   const rtts = history.latency.filter((s) => s.t >= since).map((s) => s.v);
   const [p50, p95, p99] = [0.5, 0.95, 0.99].map((p) => percentile(rtts, p));

@@ -408,7 +408,9 @@ final class WebSocketConnection: Sendable {
     private func fail(_ error: RelayError) async {
         let code = WebSocketCloseCode.closing(error.code)
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        if error.code != .superseded, !code.reconnect || error.code == .helloTimeout { relay.counters.countRefused(error.code) }
+        // Client-caused: the close-code table says the same request would not succeed again
+        // (anything but a plain reconnect), or the client said nothing in time.
+        if error.code != .superseded, code.rule.action != .reconnect || error.code == .helloTimeout { relay.counters.countRefused(error.code) }
         endReason.withLock { $0 = $0 ?? "\(error.code): \(error.message)" }
         logger.debug("closing WebSocket", metadata: ["code": "\(code)", "error": "\(error)"])
         do {

@@ -52,7 +52,7 @@ def scenario_charts(browser, page, args, result):
     page.wait_for_function("() => document.querySelectorAll('#timeline-chart .strip-marker').length >= 2", timeout=WAIT_MS)
     page.wait_for_timeout(1200)  # one more one-second sample for the screenshot
     result["latency_points"] = int(page.get_attribute("#latency-chart path.series", "data-points"))
-    result["latency_references"] = page.eval_on_selector_all("#latency-chart .reference-label", "ls => ls.map(l => l.textContent)")
+    result["latency_references"] = page.eval_on_selector_all("#latency-chart .reference-label", "ls => ls.map(l => l.firstChild.nodeValue)")
     result["latency_axis_labels"] = page.eval_on_selector_all("#latency-chart .y-axis text", "ts => ts.map(t => t.textContent)")
     result["time_axis_labels"] = page.eval_on_selector_all("#latency-chart .x-axis text", "ts => ts.map(t => t.textContent)")
     result["latency_summary"] = page.inner_text("#latency-summary")
@@ -68,16 +68,28 @@ def scenario_charts(browser, page, args, result):
     page.screenshot(path=os.path.join(args.shots, "charts.png"), full_page=True)
 
 
+UNDERSCORE_INK = """(selector) => {
+    const e = document.querySelector(selector);
+    const style = getComputedStyle(e);
+    const context = document.createElement('canvas').getContext('2d');
+    context.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const glyph = context.measureText('_');
+    const range = document.createRange();
+    range.selectNodeContents(e);
+    const text = range.getClientRects()[0];
+    const inkBottom = text.top + glyph.fontBoundingBoxAscent + glyph.actualBoundingBoxDescent;
+    const clipBottom = e.getBoundingClientRect().bottom - parseFloat(style.borderBottomWidth);
+    return {inkBottom, clipBottom};
+}"""
+
+
 def underscore_clipped(page, selector):
-    """Whether a text cell clips its own glyphs: a screenshot of the cell (with room around it)
-    as the page shows it, and one with the cell's overflow visible, differ."""
-    box = rect(page, selector)
-    clip = {"x": box["x"], "y": max(0, box["y"] - 4), "width": max(1, box["w"]), "height": box["h"] + 8}
-    shown = page.screenshot(clip=clip, animations="disabled")
-    page.eval_on_selector(selector, "e => { e.dataset.style = e.getAttribute('style') || ''; e.style.overflow = 'visible'; }")
-    unclipped = page.screenshot(clip=clip, animations="disabled")
-    page.eval_on_selector(selector, "e => e.setAttribute('style', e.dataset.style)")
-    return shown != unclipped
+    """Whether a cell that clips its overflow cuts off the bottom of an underscore: where the
+    underscore's ink ends (the font's ascent above the baseline, the glyph's descent below it,
+    measured on a canvas with the cell's font) against the bottom of the cell's clip box.
+    On the old page `latency_ms` lost its underscore's last pixel row this way."""
+    ink = page.evaluate(UNDERSCORE_INK, selector)
+    return ink["inkBottom"] > ink["clipBottom"] + 0.01
 
 
 def scenario_layout(browser, page, args, result):
@@ -156,8 +168,9 @@ def scenario_toasts(browser, page, args, result):
     result["dedup"] = page.eval_on_selector_all("#toasts .toast", "ts => ts.map(t => [t.querySelector('.toast-text').textContent, t.dataset.count])")
 
 
-def scenario_closecodes(browser, page, args, result):
+def scenario_closecodes(browser, _, args, result):
     """The page's copy of the table, and the page following it on closes the relay really sends."""
+    context, page = new_page(browser, 1280, "light", result)
     page.goto(args.base + "/?baseDelay=100&jitter=0")
     wait_state(page, "connected")
     codes = list(range(999, 1017)) + [2999, 3000, 3003, 3008, 3999] + list(range(3999, 4004)) + [4499, 4500, 4501, 4502, 4503, 4504, 4505, 4510, 4511, 4999, 5000]
@@ -184,7 +197,7 @@ def scenario_closecodes(browser, page, args, result):
     result["first_id"] = first_id
 
     # 4504: the same client opens in a second tab (same storage) → this one stops, no reconnect.
-    second = page.context.new_page()
+    second = context.new_page()
     second.goto(args.base + "/")
     wait_state(second, "connected")
     wait_state(page, "disconnected")
