@@ -300,7 +300,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["PostgresStore", "TetherTesting", "TetherCore"],
+            dependencies: ["PostgresStore", "TetherTesting", "TetherCore", "TetherClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
