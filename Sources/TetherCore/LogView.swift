@@ -35,18 +35,18 @@ extension Relay {
     /// Reads what follows `position` for a live cursor, applying the lag cap and retention.
     ///
     /// The lag cap is for subscribers that are slow themselves. One that was `keepingUp` (its
-    /// last read found nothing new or took everything up to the head) is owed everything the
-    /// view holds now and everything a running catch-up brings (`owedThrough` is raised to that);
-    /// below `owedThrough` only retention makes a gap. So a relay that stalled (SIGSTOP, a slow
-    /// store) and then catches up many events at once does not cut its own subscribers short.
-    /// `headSeen` is the view's head at this read.
+    /// last read found nothing new, or took everything up to the head with room left in its
+    /// window) is owed everything a catch-up from a shared store brings (`owedThrough` is raised
+    /// to the catch-up's target); below `owedThrough` only retention makes a gap. So a relay that
+    /// stalled (SIGSTOP, a lost connection) and then catches up many events at once does not cut
+    /// its own subscribers short. `headSeen` is the view's head at this read.
     func readLive(
         after position: UInt64, limit: Int, into buffer: inout [Event], owedThrough: inout UInt64, keepingUp: Bool, headSeen: inout UInt64
     ) -> LiveRead {
         log.withLock { view in
             let state = view.state
             headSeen = state.head
-            if keepingUp { owedThrough = max(owedThrough, state.head, view.catchUpTarget) }
+            if keepingUp { owedThrough = max(owedThrough, view.catchUpTarget) }
             let lagCap = UInt64(configuration.lagCap)
             if position >= owedThrough, state.head > position, state.head - position > lagCap {
                 let to = state.head - lagCap

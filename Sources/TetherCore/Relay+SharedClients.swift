@@ -63,6 +63,7 @@ extension Relay {
     /// Folds attached sessions' progress into their records and saves every changed record, so a
     /// resume on another relay without `last_sequence` starts close to where the client is.
     public func saveClientPositions() async {
+        guard store is any ClientRecordStore else { return }
         let time = now()
         let changed = clients.withLock { table -> [PersistedClient] in
             table.syncSessions(now: time)

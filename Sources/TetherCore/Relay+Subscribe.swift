@@ -84,10 +84,13 @@ extension Relay {
         } else {
             request = .live
         }
-        if store is any SharedLogStore, case .resume(let epoch, let last) = request, epoch == nil || epoch == state.epoch, last > state.head {
+        if store is any SharedLogStore, case .resume(let epoch, let last) = request, epoch == nil || epoch == state.epoch, last > state.head,
+            let stored = try? await store.state().head, stored > state.head
+        {
             // Another relay's commits may not have reached this relay's view yet (the client
-            // comes from there): read up to its sequence before judging it from the future.
-            _ = try? await catchUp(to: last)
+            // comes from there): read up to its sequence before judging it from the future. Never
+            // past what the store holds: the client's number is only a claim.
+            _ = try? await catchUp(to: min(last, stored))
             state = logState
         }
         let plan: ReplayPlan

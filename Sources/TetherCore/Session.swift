@@ -37,7 +37,7 @@ public final class Session: Sendable {
         var lastActivity: Date
         var lastAckAt: Date?
         /// The lag cap does not apply below this sequence: events that reached this relay's view
-        /// at once (a catch-up after the relay itself stalled, one appended batch) while the
+        /// at once by a catch-up from a shared store (after the relay itself stalled) while the
         /// subscriber was keeping up are owed in full, read from the store if need be.
         var owedThrough: UInt64
         /// Whether the subscriber's last read found nothing new or took everything up to the
@@ -181,8 +181,10 @@ public final class Session: Sendable {
         let count = kept - start
         cursor.withLock { cursor in
             cursor.position = max(cursor.position, examinedThrough)
-            cursor.keepingUp = cursor.position >= headSeen
             for index in start..<kept { cursor.window.sent(buffer[index]) }
+            // Keeping up: it took everything there was, and its window still has room (a full
+            // window means its own acknowledgements hold it back).
+            cursor.keepingUp = cursor.position >= headSeen && !cursor.window.isFull
             if count > 0 {
                 cursor.delivered = buffer[kept - 1].seq
                 cursor.deliveredSinceSync += UInt64(count)

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresStore
 import Testing
+import TetherClient
 import TetherCore
 import TetherTesting
 
@@ -122,6 +123,34 @@ struct SharedIdentityTests {
         }
         await a.stop()
         await b.stop()
+    }
+
+    /// The refusal as a WebSocket client meets it: close 4003, which `TetherClient` (like the
+    /// dashboard) treats as "reconnect with backoff"; it connects once PostgreSQL is back.
+    @Test func aWebSocketClientRefusedDuringAnOutageRetriesAndConnectsAfterIt() async throws {
+        let cluster = try await PostgresCluster.start()
+        defer { cluster.stop() }
+        let url = try cluster.createDatabase("retry")
+        var environment = SharedRelayTests.relayEnvironment(url)
+        environment["TETHER_STORE_POSTGRES_TIMEOUT"] = "1"
+        let relay = try await RelayProcess.start(arguments: ["--store", "postgres"], environment: environment)
+        try cluster.pause()
+        var configuration = TetherClientConfiguration(url: "ws://127.0.0.1:\(relay.port)/v1/ws")
+        configuration.clientID = "patient"
+        configuration.backoff = BackoffPolicy(initialDelay: .milliseconds(100), maxDelay: .milliseconds(500), maxAttempts: 10_000)
+        let client = try TetherClient(configuration: configuration)
+        let runner = Task { await client.run() }
+        try await SharedRelayTests.eventually(30, "the relay refused the client with 4003") {
+            let error = await client.lastError ?? ""
+            return error.contains("identity_unavailable") && error.contains("close 4003")
+        }
+        #expect(await client.metrics.state != .failed, "4003 is not a reason to give up")
+        #expect(relay.log.contains("refused client patient"), "the journal says who was refused and why")
+        try cluster.resume()
+        try await SharedRelayTests.eventually(60, "the client connects once PostgreSQL is back") { await client.metrics.state == .connected }
+        await client.stop()
+        await runner.value
+        await relay.terminate()
     }
 
     /// Finding 2: a live-only client's record is written at connect with the head, so a resume

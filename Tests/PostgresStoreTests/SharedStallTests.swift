@@ -141,6 +141,33 @@ struct SharedStallTests {
         for relay in relays { await relay.terminate() }
     }
 
+    /// OPERATIONS.md, *When PostgreSQL goes away*: after an outage in which a publish was
+    /// refused, sweeps that reach the database again do not make the relay ready by themselves;
+    /// the first publish that succeeds does (or 15 s after the last refused one).
+    @Test func readinessAfterAnOutageWithARefusedPublishWaitsForAPublishToSucceed() async throws {
+        let cluster = try await PostgresCluster.start()
+        defer { cluster.stop() }
+        let url = try cluster.createDatabase("ready")
+        let a = try await LocalRelay(url: url, timeout: .seconds(1))
+        try cluster.pause()
+        await #expect(throws: RelayError.self) { _ = try await a.relay.publish(BufferStoreConformance.drafts(1)) }
+        await a.relay.sweep()
+        #expect(a.relay.healthStatus.lastError != nil, "unready during the outage")
+        try cluster.resume()
+        try await SharedRelayTests.eventually(60, "a sweep reaches PostgreSQL again") {
+            guard (try? await a.relay.store.state()) != nil else { return false }
+            await a.relay.sweep()
+            return true
+        }
+        #expect(a.relay.healthStatus.lastError != nil, "still unready: no publish has proved that writes work")
+        try await SharedRelayTests.eventually(60, "a publish succeeds") {
+            (try? await a.relay.publish(BufferStoreConformance.drafts(1, start: 1))) != nil
+        }
+        await a.relay.sweep()
+        #expect(a.relay.healthStatus.lastError == nil, "ready after the first successful publish")
+        await a.stop()
+    }
+
     /// An append whose transaction was running when the timeout struck may still commit; the
     /// producer and the journal are told "may have been stored", and it did get stored.
     @Test func anAppendThatTimesOutWhileRunningSaysItMayHaveBeenStored() async throws {
