@@ -146,6 +146,10 @@ struct SharedIdentityTests {
         }
         #expect(await client.metrics.state != .failed, "4003 is not a reason to give up")
         #expect(relay.log.contains("refused client patient"), "the journal says who was refused and why")
+        // SSE says it with a status: 503 and the same code.
+        let (status, body) = try await relay.http("GET", "/v1/stream?client_id=patient-sse")
+        #expect(status == 503)
+        #expect(String(decoding: body, as: UTF8.self).contains("identity_unavailable"))
         try cluster.resume()
         try await SharedRelayTests.eventually(60, "the client connects once PostgreSQL is back") { await client.metrics.state == .connected }
         await client.stop()
