@@ -29,9 +29,15 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible, Inde
         self.message = message
     }
 
-    /// Wraps whatever a PostgreSQL call threw, naming the operation.
+    /// Wraps whatever a PostgreSQL call threw, naming the operation. A transaction's error is
+    /// reported by its cause (postgres-nio's own description is a page of nested dumps).
     static func wrap(_ error: any Error, during operation: String) -> PostgresStoreError {
         if let error = error as? PostgresStoreError { return error }
+        if let error = error as? PostgresTransactionError,
+            let cause = error.commitError ?? error.closureError ?? error.beginError ?? error.rollbackError
+        {
+            return wrap(cause, during: error.commitError != nil ? "\(operation) (its COMMIT)" : operation)
+        }
         if let error = error as? PSQLError {
             var reason = "\(error.code)"
             if let message = error.serverInfo?[.message] { reason += ": \(message)" }
@@ -39,6 +45,19 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible, Inde
             return PostgresStoreError(.unavailable, "PostgreSQL \(operation) failed: \(reason)")
         }
         return PostgresStoreError(.unavailable, "PostgreSQL \(operation) failed: \(error)")
+    }
+}
+
+extension PostgresStoreError {
+    /// Whether an operation that failed with `error` may still have committed: only when a COMMIT
+    /// was sent and no answer from the server came back. A transaction that failed before its
+    /// COMMIT (postgres-nio then sends none) or a server's error answer committed nothing.
+    static func mayHaveCommitted(_ error: any Error) -> Bool {
+        if let error = error as? PostgresTransactionError {
+            guard let commit = error.commitError else { return false }
+            return (commit as? PSQLError)?.serverInfo == nil
+        }
+        return (error as? PSQLError)?.serverInfo == nil
     }
 }
 
@@ -107,10 +126,7 @@ private final class TimeoutRace<T: Sendable>: Sendable {
                 }))
             } catch {
                 var wrapped = PostgresStoreError.wrap(error, during: operation)
-                // A server's error answer rolled the transaction back; a lost connection did not
-                // say whether a commit it was sending arrived.
-                let answered = (error as? PSQLError)?.serverInfo != nil
-                wrapped.mayHaveStored = !answered && self.state.withLock { $0.started }
+                wrapped.mayHaveStored = PostgresStoreError.mayHaveCommitted(error) && self.state.withLock { $0.started }
                 finish(.failure(wrapped))
             }
         }

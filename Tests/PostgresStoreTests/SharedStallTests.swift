@@ -168,6 +168,25 @@ struct SharedStallTests {
         await a.stop()
     }
 
+    /// An append the server refused before its COMMIT stored nothing, and is reported so (the
+    /// journal line names the cause, not a dump of postgres-nio's error types).
+    @Test func anAppendRefusedBeforeItsCommitSaysNothingWasStored() async throws {
+        let cluster = try await PostgresCluster.shared()
+        let name = "refused_\(getpid())"
+        let url = try cluster.createDatabase(name)
+        let a = try await LocalRelay(url: url)
+        _ = try cluster.psql("ALTER TABLE tether_events ADD CONSTRAINT refuse_all CHECK (seq < 0) NOT VALID", database: name)
+        await #expect {
+            _ = try await a.relay.publish([EventDraft(topic: "t", data: Array("1".utf8), producerID: "refused-1")])
+        } throws: { error in
+            guard let error = error as? RelayError, error.code == .storeUnavailable else { return false }
+            return error.message.contains("nothing from this request was stored") && error.message.contains("refuse_all")
+                && !error.message.contains("PostgresTransactionError")
+        }
+        #expect(try await a.relay.store.state().head == 0)
+        await a.stop()
+    }
+
     /// An append whose transaction was running when the timeout struck may still commit; the
     /// producer and the journal are told "may have been stored", and it did get stored.
     @Test func anAppendThatTimesOutWhileRunningSaysItMayHaveBeenStored() async throws {
