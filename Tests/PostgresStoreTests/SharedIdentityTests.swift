@@ -150,6 +150,13 @@ struct SharedIdentityTests {
         let (status, body) = try await relay.http("GET", "/v1/stream?client_id=patient-sse")
         #expect(status == 503)
         #expect(String(decoding: body, as: UTF8.self).contains("identity_unavailable"))
+        // Socket.IO says it with CONNECT_ERROR and the same code.
+        let engine = EngineIOPolling(relay)
+        let open = try await engine.handshake()
+        let sid = try #require(open.sid, "no Engine.IO session: \(open.body)")
+        #expect(try await engine.post(sid, #"40{"client_id":"patient-sio"}"#) == 200)
+        let (_, received) = try await engine.poll(sid, until: "44", limit: 20)
+        #expect(received.contains("44") && received.contains("identity_unavailable"), "no CONNECT_ERROR identity_unavailable in \(received.prefix(300))")
         try cluster.resume()
         try await SharedRelayTests.eventually(60, "the client connects once PostgreSQL is back") { await client.metrics.state == .connected }
         await client.stop()
