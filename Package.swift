@@ -301,7 +301,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["PostgresStore", "TetherTesting", "TetherCore"],
+            dependencies: ["PostgresStore", "TetherTesting", "TetherCore", "TetherClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -26,6 +26,9 @@ public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
     public static let helloTimeout = WebSocketCloseCode(4001)
     /// The buffer store could not be read for the replay.
     public static let storeUnavailable = WebSocketCloseCode(4002)
+    /// The hello named a client id this relay cannot check now (the shared store that holds
+    /// client records is unreachable): reconnect with backoff.
+    public static let identityUnavailable = WebSocketCloseCode(4003)
     /// Not JSON, first frame not hello, a second hello, a hello with wrong field types.
     public static let protocolError = WebSocketCloseCode(4500)
     /// The hello's `last_sequence` is ahead of this epoch's head.
@@ -48,6 +51,7 @@ public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
         case .resumeRefused: .resumeRefused
         case .superseded: .superseded
         case .storeUnavailable: .storeUnavailable
+        case .identityUnavailable: .identityUnavailable
         case .tooLarge: .tooLarge
         case .unsupportedData: .unsupportedData
         case .invalidFrame: .invalidFrame
