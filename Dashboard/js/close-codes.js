@@ -26,6 +26,7 @@ export const CLOSE_CODES = Object.freeze([
   {"from": 4000, "to": 4000, "name": "no_welcome", "action": "reconnect", "text": "The relay did not answer the hello in time; reconnecting."},
   {"from": 4001, "to": 4001, "name": "hello_timeout", "action": "reconnect", "text": "The relay got no hello in time (transport.websocket.hello-timeout); reconnecting."},
   {"from": 4002, "to": 4002, "name": "store_unavailable", "action": "reconnect", "text": "The relay's store is unavailable; reconnecting later."},
+  {"from": 4003, "to": 4003, "name": "identity_unavailable", "action": "reconnect", "text": "The relay cannot reach its shared store to check this client id; reconnecting later."},
   {"from": 4000, "to": 4499, "name": "retry", "action": "reconnect", "text": "The relay closed the connection for a passing reason; reconnecting."},
   {"from": 4500, "to": 4500, "name": "protocol_violation", "action": "fail", "text": "The relay refused a frame this client sent (docs/PROTOCOL.md); this client needs fixing."},
   {"from": 4501, "to": 4501, "name": "future_sequence", "action": "reconnect_without_position", "text": "The relay's log is behind this client's position (a new log?); starting over from the relay's log."},

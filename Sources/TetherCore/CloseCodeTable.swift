@@ -78,6 +78,7 @@ public enum CloseCodeTable {
         .init(4000, nil, "no_welcome", .reconnect, "The relay did not answer the hello in time; reconnecting."),
         .init(4001, nil, "hello_timeout", .reconnect, "The relay got no hello in time (transport.websocket.hello-timeout); reconnecting."),
         .init(4002, nil, "store_unavailable", .reconnect, "The relay's store is unavailable; reconnecting later."),
+        .init(4003, nil, "identity_unavailable", .reconnect, "The relay cannot reach its shared store to check this client id; reconnecting later."),
         .init(4000, 4499, "retry", .reconnect, "The relay closed the connection for a passing reason; reconnecting."),
         .init(4500, nil, "protocol_violation", .fail, "The relay refused a frame this client sent (docs/PROTOCOL.md); this client needs fixing."),
         .init(4501, nil, "future_sequence", .reconnectWithoutPosition, "The relay's log is behind this client's position (a new log?); starting over from the relay's log."),
