@@ -283,6 +283,7 @@ let package = Package(
             name: "tether-peer-bench",
             dependencies: [
                 "TetherTesting",
+                "TetherCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -307,7 +308,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["PostgresStore", "TetherTesting", "TetherCore"],
+            dependencies: ["PostgresStore", "TetherTesting", "TetherCore", "TetherClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -363,7 +364,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DashboardTests",
-            dependencies: ["TetherTesting"],
+            dependencies: ["TetherTesting", "TetherCore"],
             exclude: ["browser"],
             swiftSettings: swiftSettings
         ),

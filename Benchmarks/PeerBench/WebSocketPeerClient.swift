@@ -1,4 +1,5 @@
 import NIOCore
+import TetherCore
 
 /// The WebSocket half of a benchmark client on raw NIO (RFC 6455, no extensions): the HTTP
 /// upgrade to `path`, masked client frames, reassembly of fragmented text frames, answers to
@@ -8,6 +9,7 @@ class WebSocketPeerClient: PeerClient, @unchecked Sendable {
     private var isUpgraded = false
     private var fragments: ByteBuffer?
     private let mask: [UInt8] = [0x5A, 0xC3, 0x17, 0x8E]
+    private var saidGoodbye = false
 
     /// The request target of the upgrade, e.g. `/v1/ws`.
     var path: String { "/" }
@@ -30,6 +32,7 @@ class WebSocketPeerClient: PeerClient, @unchecked Sendable {
     }
 
     override func goodbye() {
+        saidGoodbye = true
         writeFrame(opcode: 0x8, ByteBuffer(bytes: [0x03, 0xE8]))  // close 1000
     }
 
@@ -98,6 +101,12 @@ class WebSocketPeerClient: PeerClient, @unchecked Sendable {
             case 0x9:
                 writeFrame(opcode: 0xA, payload)
             case 0x8:
+                // A close the benchmark did not ask for ends this client's part of the run; the
+                // shared table (TetherCore's CloseCodeTable, as every Tether client) says why.
+                if !saidGoodbye, let code = payload.getInteger(at: payload.readerIndex, as: UInt16.self) {
+                    let rule = CloseCodeTable.rule(for: Int(code))
+                    onError?("the relay closed the connection with \(code) (\(rule.name)): \(rule.text)")
+                }
                 context?.close(promise: nil)
                 return
             default:

@@ -1,5 +1,9 @@
 // The connection debug panel (Ctrl+Shift+D): live metrics, the connection timeline, actions,
-// network tests and the frame log. It only uses the ConnectionManager's public API.
+// network tests and the frame log. It only uses the ConnectionManager's public API. The network
+// tests leave nothing behind on the relay: latency by pings, throughput by echoes (docs/PROTOCOL.md),
+// never by publishing.
+
+import { percentile } from './charts.js';
 
 const MAX_ENTRIES = 300;
 
@@ -29,6 +33,9 @@ export class DebugPanel {
     this.refreshTimer = null;
     connection.addEventListener('timeline', ({ detail }) => this.#push(this.timeline, detail, 'debug-timeline', (e) => `${e.time.slice(11, 23)} ${e.kind}: ${e.message}`));
     connection.addEventListener('frame', ({ detail }) => this.#push(this.frames, detail, 'debug-frames', (e) => `${e.time.slice(11, 23)} ${e.direction === 'in' ? '←' : '→'} ${JSON.stringify(e.frame)}`));
+    // Metrics follow what happens, not only the one-second refresh: a test's figures and the
+    // events it caused are never shown against an older last sequence.
+    for (const type of ['event', 'state', 'welcome', 'gap', 'published']) connection.addEventListener(type, () => this.#scheduleMetrics());
     this.#build();
   }
 
@@ -130,6 +137,11 @@ export class DebugPanel {
     fill('debug-frames', this.frames, (e) => `${e.time.slice(11, 23)} ${e.direction === 'in' ? '←' : '→'} ${JSON.stringify(e.frame)}`);
   }
 
+  #scheduleMetrics() {
+    if (this.root.hidden || this.metricsFrame != null) return;
+    this.metricsFrame = requestAnimationFrame(() => { this.metricsFrame = null; this.renderMetrics(); });
+  }
+
   renderMetrics() {
     const m = this.connection.getMetrics();
     const rows = [
@@ -141,11 +153,14 @@ export class DebugPanel {
       ['Gaps', m.gaps], ['Buffered publishes', `${m.bufferedPublishes}/${m.bufferSize}`],
       ['Frames in/out', `${m.framesIn}/${m.framesOut}`], ['Uptime', `${(m.uptimeMs / 1000).toFixed(0)} s`],
       ['Last inbound', `${(m.lastInboundAgoMs / 1000).toFixed(1)} s ago`],
+      ['Stale after', `${(m.staleTimeoutMs / 1000).toFixed(0)} s (${m.settings.activityTimeout ? 'page setting' : 'relay\'s welcome'})`],
+      ['Last close', m.lastClose ? `${m.lastClose.code} ${m.lastClose.name}` : '–'],
     ];
     this.metricsElement.replaceChildren(...rows.flatMap(([name, value]) => {
       const dt = document.createElement('dt');
       dt.textContent = name;
       const dd = document.createElement('dd');
+      dd.dataset.metric = name.toLowerCase().replace(/[^a-z]+/g, '-');
       dd.textContent = String(value);
       return [dt, dd];
     }));
@@ -157,44 +172,46 @@ export class DebugPanel {
     if (value !== undefined) output.dataset.value = String(value);
   }
 
-  /** Ten sequential pings; reports the average round trip in ms. */
-  async latencyTest(count = 10) {
+  /** `count` sequential pings; reports the median (and p95, min, max) round trip in ms. */
+  async latencyTest(count = 20) {
     this.#report('latency', 'running…');
     const samples = [];
     for (let i = 0; i < count; i += 1) {
       try { samples.push(await this.connection.ping()); } catch { /* counted as lost */ }
     }
+    this.renderMetrics();
     if (!samples.length) return this.#report('latency', 'failed: no pong', 'error');
-    const avg = samples.reduce((a, b) => a + b, 0) / samples.length;
-    this.#report('latency', `avg ${avg.toFixed(2)} ms, min ${Math.min(...samples).toFixed(2)}, max ${Math.max(...samples).toFixed(2)} (${samples.length}/${count})`, avg.toFixed(3));
-    return avg;
+    const [p50, p95] = [percentile(samples, 0.5), percentile(samples, 0.95)];
+    const f = (v) => v.toFixed(2);
+    this.#report('latency', `p50 ${f(p50)} ms, p95 ${f(p95)}, min ${f(Math.min(...samples))}, max ${f(Math.max(...samples))} (${samples.length}/${count} answered)`, p50.toFixed(3));
+    return p50;
   }
 
-  /** Publishes `count` small events over the socket and times the `published` answers. */
-  async throughputTest(count = 200) {
+  /**
+   * Sends `count` event-sized echoes (docs/PROTOCOL.md: answered unchanged, nothing stored,
+   * nothing fanned out), all at once, and times the last answer: messages per second through
+   * the relay and back on this connection.
+   */
+  async throughputTest(count = 200, bytes = 256) {
     this.#report('throughput', 'running…');
-    const ids = new Set();
+    const payload = { test: 'throughput', padding: 'x'.repeat(bytes) };
     const started = performance.now();
-    const done = new Promise((resolve) => {
-      const listener = ({ detail }) => {
-        ids.delete(detail.id);
-        if (!ids.size) { this.connection.removeEventListener('published', listener); resolve(); }
-      };
-      this.connection.addEventListener('published', listener);
-    });
-    for (let i = 0; i < count; i += 1) ids.add(this.connection.publish('tether.throughput-test', { i }));
-    const timeout = new Promise((resolve) => setTimeout(resolve, 15000, 'timeout'));
-    if (await Promise.race([done, timeout]) === 'timeout') return this.#report('throughput', `timed out (${count - ids.size}/${count} confirmed)`, 'error');
+    const answers = [];
+    for (let i = 0; i < count; i += 1) answers.push(this.connection.echo({ i, ...payload }).then(() => true, () => false));
+    const answered = (await Promise.all(answers)).filter(Boolean).length;
     const seconds = (performance.now() - started) / 1000;
+    this.renderMetrics();
+    if (answered < count) return this.#report('throughput', `failed: ${answered}/${count} echoes answered`, 'error');
     const rate = count / seconds;
-    this.#report('throughput', `${count} events in ${(seconds * 1000).toFixed(0)} ms: ${rate.toFixed(0)} events/s`, rate.toFixed(1));
+    const kib = (count * JSON.stringify(payload).length * 2) / 1024 / seconds;
+    this.#report('throughput', `${count} echoes in ${(seconds * 1000).toFixed(0)} ms: ${rate.toFixed(0)} messages/s, ${kib.toFixed(0)} KiB/s both ways (nothing published)`, rate.toFixed(1));
     return rate;
   }
 
   /** Pings once a second for `duration` ms (30 s by default), with progress. */
   async stabilityTest(duration = this.connection.settings.stabilityDuration ?? 30000) {
     const started = Date.now();
-    const reconnectsBefore = this.connection.metrics.reconnects;
+    const reconnectsBefore = this.connection.getMetrics().reconnects;
     let ok = 0;
     let lost = 0;
     this.progress.value = 0;
@@ -205,7 +222,8 @@ export class DebugPanel {
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - ((Date.now() - started) % 1000))));
     }
     this.progress.value = 100;
-    const reconnects = this.connection.metrics.reconnects - reconnectsBefore;
+    const reconnects = this.connection.getMetrics().reconnects - reconnectsBefore;
+    this.renderMetrics();
     this.#report('stability', `done: ${ok} ok, ${lost} lost, ${reconnects} reconnects`, JSON.stringify({ ok, lost, reconnects }));
     return { ok, lost, reconnects };
   }

@@ -32,7 +32,7 @@ extension PostgresBufferStore {
                     backoff = .milliseconds(100)
                     publishHead(current.head)
                     for try await notification in notifications {
-                        if let head = UInt64(notification.payload) { publishHead(head) }
+                        received(notification.payload)
                     }
                 }
                 if Task.isCancelled { return }

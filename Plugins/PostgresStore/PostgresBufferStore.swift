@@ -22,6 +22,7 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
     let client: PostgresClient
     private let tasks = Mutex<[Task<Void, Never>]>([])
     private let subscribers = Mutex<[AsyncStream<UInt64>.Continuation]>([])
+    private let claimSubscribers = Mutex<[AsyncStream<ConnectionClaim>.Continuation]>([])
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "tether.store.postgres")) {
         self.configuration = configuration
@@ -129,6 +130,7 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
         for task in running { task.cancel() }
         for task in running { await task.value }
         for continuation in subscribers.withLock({ $0 }) { continuation.finish() }
+        for continuation in claimSubscribers.withLock({ $0 }) { continuation.finish() }
     }
 
     // MARK: SharedLogStore
@@ -143,6 +145,22 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
         for continuation in subscribers.withLock({ $0 }) { continuation.yield(head) }
     }
 
+    public func connectionClaims() -> AsyncStream<ConnectionClaim> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ConnectionClaim.self, bufferingPolicy: .bufferingNewest(4096))
+        claimSubscribers.withLock { $0.append(continuation) }
+        return stream
+    }
+
+    /// Hands one notification of the head channel to its subscribers: a head, or a claim
+    /// (`c <generation> <id>`).
+    func received(_ payload: String) {
+        if let head = UInt64(payload) { return publishHead(head) }
+        let parts = payload.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "c", let generation = UInt64(parts[1]) else { return }
+        let claim = ConnectionClaim(clientID: String(parts[2]), generation: generation)
+        for continuation in claimSubscribers.withLock({ $0 }) { continuation.yield(claim) }
+    }
+
     // MARK: Helpers
 
     /// Runs one operation on a pooled connection within the operation timeout, with a readable
@@ -151,7 +169,7 @@ public final class PostgresBufferStore: ClientRecordStore, SharedLogStore {
         let client = self.client
         return try await withTimeout(configuration.operationTimeout, operation: "\(operation) on \(configuration.endpoint)") { started in
             try await client.withConnection { connection in
-                started()
+                started { connection.isClosed }
                 return try await body(connection)
             }
         }

@@ -12,7 +12,8 @@ enum PostgresSchema {
     static let schemaLock: Int64 = 0x7465_7468_6572_0001
     /// The advisory lock that makes retention run on one relay at a time.
     static let retentionLock: Int64 = 0x7465_7468_6572_0002
-    /// The NOTIFY channel; the payload is the new head, never an event.
+    /// The NOTIFY channel. The payload is the new head (never an event), or `c <generation> <id>`
+    /// when a connection of client `id` was attached on some relay.
     static let channel = "tether_head"
 
     static let statements: [PostgresQuery] = [
@@ -52,5 +53,7 @@ enum PostgresSchema {
             transport text NOT NULL
         )
         """,
+        // Added after the first release: tables created before it gain the column here.
+        "ALTER TABLE tether_clients ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0",
     ]
 }

@@ -1,9 +1,10 @@
+public import TetherCore
 import PostgresNIO
 import Synchronization
 
 /// A PostgreSQL operation of the store failed. The message says which operation and why, in
 /// words an operator can act on (postgres-nio hides its details behind a generic description).
-public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
+public struct PostgresStoreError: Error, Sendable, CustomStringConvertible, IndeterminateStoreFailure {
     public struct Code: Hashable, Sendable {
         let name: String
         /// PostgreSQL did not answer (down, restarting, unreachable) or the connection broke.
@@ -18,6 +19,9 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
 
     public var code: Code
     public var message: String
+    /// The operation had its connection and was running when it failed without an answer from
+    /// the server (timed out, connection lost): a commit may have happened.
+    public var mayHaveStored = false
     public var description: String { message }
 
     public init(_ code: Code, _ message: String) {
@@ -25,9 +29,15 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    /// Wraps whatever a PostgreSQL call threw, naming the operation.
+    /// Wraps whatever a PostgreSQL call threw, naming the operation. A transaction's error is
+    /// reported by its cause (postgres-nio's own description is a page of nested dumps).
     static func wrap(_ error: any Error, during operation: String) -> PostgresStoreError {
         if let error = error as? PostgresStoreError { return error }
+        if let error = error as? PostgresTransactionError,
+            let cause = error.commitError ?? error.closureError ?? error.beginError ?? error.rollbackError
+        {
+            return wrap(cause, during: error.commitError != nil ? "\(operation) (its COMMIT)" : operation)
+        }
         if let error = error as? PSQLError {
             var reason = "\(error.code)"
             if let message = error.serverInfo?[.message] { reason += ": \(message)" }
@@ -38,19 +48,39 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+extension PostgresStoreError {
+    /// Whether an operation that failed with `error` may still have committed: only when a COMMIT
+    /// was sent and no answer from the server came back. A transaction that failed before its
+    /// COMMIT (postgres-nio then sends none) or a server's error answer committed nothing.
+    static func mayHaveCommitted(_ error: any Error) -> Bool {
+        if let error = error as? PostgresTransactionError {
+            guard let commit = error.commitError else { return false }
+            return (commit as? PSQLError)?.serverInfo == nil
+        }
+        return (error as? PSQLError)?.serverInfo == nil
+    }
+}
+
 /// Runs `body`, but gives up after `timeout`: the caller gets ``PostgresStoreError/Code/timedOut``
 /// at once. While PostgreSQL is away the pool waits for a connection indefinitely; producers
 /// must hear 503 instead.
 ///
 /// A body still waiting for its connection is cancelled, so it never runs later. A body that
-/// has started (it called `started()`) is left to finish or fail by itself: cancelling it halfway
-/// through a transaction could hand the connection back with the transaction (and the head
-/// counter's lock) still open; the server's `statement_timeout` bounds how long it can take.
+/// has started (it called `started(isGone)`) is left to finish or fail by itself: cancelling it
+/// halfway through a transaction could hand the connection back with the transaction (and the
+/// head counter's lock) still open; the server's `statement_timeout` bounds how long it can take.
+///
+/// While a started body runs, `isGone` (its connection was closed) is checked every 50 ms: a
+/// connection the server closed under a running query (`pg_ctl restart -m fast`, a failover)
+/// was seen to leave that query waiting for ever in postgres-nio, and the caller would have
+/// waited out the whole timeout. It gets ``PostgresStoreError/Code/unavailable`` at once instead
+/// (with ``PostgresStoreError/mayHaveStored``: a commit may have reached the server).
 ///
 /// Unstructured on purpose: a task group would wait for a body that ignores cancellation (a
 /// query on a half-dead socket), and the relay's one publish drainer would wait with it.
 func withTimeout<T: Sendable>(
-    _ timeout: Duration, operation: String, _ body: @escaping @Sendable (_ started: @escaping @Sendable () -> Void) async throws -> T
+    _ timeout: Duration, operation: String,
+    _ body: @escaping @Sendable (_ started: @escaping @Sendable (_ isGone: @escaping @Sendable () -> Bool) -> Void) async throws -> T
 ) async throws -> T {
     let race = TimeoutRace<T>()
     return try await withTaskCancellationHandler {
@@ -70,12 +100,14 @@ private final class TimeoutRace<T: Sendable>: Sendable {
         var outcome: Result<T, any Error>?
         var tasks: [Task<Void, Never>] = []
         var started = false
+        var isGone: (@Sendable () -> Bool)?
     }
 
     private let state = Mutex(State())
 
     func start(
-        _ continuation: CheckedContinuation<T, any Error>, body: @escaping @Sendable (_ started: @escaping @Sendable () -> Void) async throws -> T,
+        _ continuation: CheckedContinuation<T, any Error>,
+        body: @escaping @Sendable (_ started: @escaping @Sendable (_ isGone: @escaping @Sendable () -> Bool) -> Void) async throws -> T,
         timeout: Duration, operation: String
     ) {
         let early = state.withLock { state -> Result<T, any Error>? in
@@ -86,14 +118,38 @@ private final class TimeoutRace<T: Sendable>: Sendable {
         if let early { return continuation.resume(with: early) }
         let work = Task {
             do {
-                finish(.success(try await body { self.state.withLock { $0.started = true } }))
+                finish(.success(try await body { isGone in
+                    self.state.withLock { state in
+                        state.started = true
+                        state.isGone = isGone
+                    }
+                }))
             } catch {
-                finish(.failure(PostgresStoreError.wrap(error, during: operation)))
+                var wrapped = PostgresStoreError.wrap(error, during: operation)
+                wrapped.mayHaveStored = PostgresStoreError.mayHaveCommitted(error) && self.state.withLock { $0.started }
+                finish(.failure(wrapped))
             }
         }
         let timer = Task {
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            finish(.failure(PostgresStoreError(.timedOut, "PostgreSQL \(operation) did not finish within \(timeout)")))
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                guard (try? await Task.sleep(for: min(.milliseconds(50), deadline - .now))) != nil else { return }
+                if let isGone = self.state.withLock({ $0.isGone }), isGone() {
+                    var error = PostgresStoreError(
+                        .unavailable,
+                        "PostgreSQL \(operation) lost its connection while it ran (PostgreSQL restarted or failed over, or the network dropped it)"
+                    )
+                    error.mayHaveStored = true
+                    return finish(.failure(error))
+                }
+            }
+            let started = self.state.withLock { $0.started }
+            var error = PostgresStoreError(
+                .timedOut,
+                "PostgreSQL \(operation) did not finish within \(timeout)" + (started ? " (it was running: it may still finish)" : " (no connection to PostgreSQL became free)")
+            )
+            error.mayHaveStored = started
+            finish(.failure(error))
         }
         let finished = state.withLock { state in
             state.tasks = [work, timer]

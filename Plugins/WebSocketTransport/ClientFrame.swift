@@ -11,6 +11,10 @@ enum ClientFrame: Sendable {
     /// A ping or pong with its `id` as the client sent it (raw JSON, echoed back unchanged).
     case ping(id: [UInt8])
     case pong(id: [UInt8])
+    /// An echo request: `id` and `data` as the client sent them (raw JSON), answered unchanged
+    /// and nothing else (not stored, not fanned out): the dashboard's side-effect-free
+    /// throughput test.
+    case echo(id: [UInt8], data: [UInt8])
     /// A publish; the frame itself is the event envelope (`topic`, `data`, `id`).
     case publish(producerID: String?)
     case stats
@@ -57,6 +61,7 @@ enum ClientFrame: Sendable {
             return .ack(seq)
         case "ping": return .ping(id: fields.raw("id") ?? Array("null".utf8))
         case "pong": return .pong(id: fields.raw("id") ?? Array("null".utf8))
+        case "echo": return .echo(id: fields.raw("id") ?? Array("null".utf8), data: fields.raw("data") ?? Array("null".utf8))
         case "publish": return .publish(producerID: try? fields.string("id", code: .invalidEvent))
         case "stats": return .stats
         default: return .unknown(type: type)

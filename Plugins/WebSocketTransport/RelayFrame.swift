@@ -3,7 +3,9 @@ import TetherCore
 /// The frames the relay sends, encoded straight to JSON bytes (`docs/PROTOCOL.md`). Events carry
 /// the producer's `data` bytes spliced in, never re-encoded.
 enum RelayFrame {
-    static func welcome(_ welcome: Welcome, presentedToken: String?, window: Int, pingInterval: Duration) -> [UInt8] {
+    /// `settings`: the relay's configuration, for the fields a client must agree with (the
+    /// stale timeout and the quality score's spans, docs/PROTOCOL.md).
+    static func welcome(_ welcome: Welcome, presentedToken: String?, settings: RelayConfiguration, pingInterval: Duration) -> [UInt8] {
         var json = JSONWriter(capacity: 384)
         let plan = welcome.plan
         json.raw("{\"type\":\"welcome\",\"client_id\":")
@@ -17,9 +19,15 @@ enum RelayFrame {
         json.raw(",\"resumed\":")
         json.raw(welcome.resumed ? "true" : "false")
         json.raw(",\"window\":")
-        json.number(window)
+        json.number(settings.window)
         json.raw(",\"ping_interval_ms\":")
         json.number(Int(pingInterval.components.seconds * 1000 + pingInterval.components.attoseconds / 1_000_000_000_000_000))
+        json.raw(",\"stale_timeout_ms\":")
+        json.number(Int((settings.staleTimeout * 1000).rounded()))
+        json.raw(",\"ack_timeout_ms\":")
+        json.number(Int((settings.ackTimeout * 1000).rounded()))
+        json.raw(",\"reconnect_window_ms\":")
+        json.number(Int((settings.reconnectWindow * 1000).rounded()))
         json.raw(",\"replay\":{\"from\":")
         json.number(plan.startAfter + 1)
         json.raw(",\"to\":")
@@ -56,6 +64,17 @@ enum RelayFrame {
         var json = JSONWriter(capacity: 32 + id.count)
         json.raw("{\"type\":\"pong\",\"id\":")
         json.raw(id)
+        json.raw("}")
+        return json.bytes
+    }
+
+    /// `{"type":"echo","id":…,"data":…}`: the client's `id` and `data` bytes, unchanged.
+    static func echo(id: [UInt8], data: [UInt8]) -> [UInt8] {
+        var json = JSONWriter(capacity: 40 + id.count + data.count)
+        json.raw("{\"type\":\"echo\",\"id\":")
+        json.raw(id)
+        json.raw(",\"data\":")
+        json.raw(data)
         json.raw("}")
         return json.bytes
     }

@@ -2,9 +2,8 @@ public import TetherCore
 
 /// A WebSocket close code the relay sends, and whether a client should reconnect after it.
 ///
-/// The rule clients implement (`docs/PROTOCOL.md`, like Centrifugo's): codes 4000–4499 and the
-/// standard 1001 and 1011 mean "reconnect with backoff"; 4500–4999 and 1002, 1003, 1007, 1009
-/// mean "do not reconnect as you were" (fix the request, or start without the refused identity).
+/// What a client does after each code is ``CloseCodeTable`` (TetherCore), the one table the
+/// relay, `TetherClient`, the benchmark clients and the dashboard follow (`docs/PROTOCOL.md`).
 public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
     public let code: UInt16
 
@@ -27,6 +26,9 @@ public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
     public static let helloTimeout = WebSocketCloseCode(4001)
     /// The buffer store could not be read for the replay.
     public static let storeUnavailable = WebSocketCloseCode(4002)
+    /// The hello named a client id this relay cannot check now (the shared store that holds
+    /// client records is unreachable): reconnect with backoff.
+    public static let identityUnavailable = WebSocketCloseCode(4003)
     /// Not JSON, first frame not hello, a second hello, a hello with wrong field types.
     public static let protocolError = WebSocketCloseCode(4500)
     /// The hello's `last_sequence` is ahead of this epoch's head.
@@ -36,13 +38,11 @@ public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
     /// The same client id connected again elsewhere; this connection is the old one.
     public static let superseded = WebSocketCloseCode(4504)
 
-    /// Whether a client should reconnect (with backoff) after this code.
-    public var reconnect: Bool {
-        switch code {
-        case 4000..<4500, 1000, 1001, 1006, 1011, 1012, 1013: true
-        default: false
-        }
-    }
+    /// The row of ``CloseCodeTable`` for this code: what a client does next, and why.
+    public var rule: CloseCodeRule { CloseCodeTable.rule(for: Int(code)) }
+
+    /// Whether a client dials again by itself after this code (``CloseCodeTable``).
+    public var reconnect: Bool { rule.action.reconnects }
 
     /// The close code for an error that ends a connection.
     public static func closing(_ code: RelayError.Code) -> WebSocketCloseCode {
@@ -51,6 +51,7 @@ public struct WebSocketCloseCode: Sendable, Hashable, CustomStringConvertible {
         case .resumeRefused: .resumeRefused
         case .superseded: .superseded
         case .storeUnavailable: .storeUnavailable
+        case .identityUnavailable: .identityUnavailable
         case .tooLarge: .tooLarge
         case .unsupportedData: .unsupportedData
         case .invalidFrame: .invalidFrame

@@ -222,7 +222,7 @@ final class WebSocketConnection: Sendable {
         }
         attached.withLock { $0 = session }
         let welcome = RelayFrame.welcome(
-            session.welcome, presentedToken: hello.resumeToken, window: relay.configuration.window,
+            session.welcome, presentedToken: hello.resumeToken, settings: relay.configuration,
             pingInterval: configuration.pingInterval
         )
         guard await send(welcome) else { return nil }
@@ -242,6 +242,8 @@ final class WebSocketConnection: Sendable {
             return true
         case .ping(let id):
             return await send(RelayFrame.pong(id: id))
+        case .echo(let id, let data):
+            return await send(RelayFrame.echo(id: id, data: data))
         case .pong(let id):
             let number = UInt64(String(decoding: id, as: UTF8.self))
             if let number, let sent = pings.withLock({ $0.removeValue(forKey: number) }) {
@@ -261,7 +263,7 @@ final class WebSocketConnection: Sendable {
             await fail(RelayError(.duplicateHello, "this connection already said hello; open a new connection to change identity or position"))
             return false
         case .unknown(let type):
-            let error = RelayError(.unknownType, "unknown frame type \"\(type)\"; this relay understands hello, ack, ping, pong, publish, stats")
+            let error = RelayError(.unknownType, "unknown frame type \"\(type)\"; this relay understands hello, ack, ping, pong, echo, publish, stats")
             relay.counters.countRefused(error.code)
             return await send(RelayFrame.error(error))
         }
@@ -406,7 +408,9 @@ final class WebSocketConnection: Sendable {
     private func fail(_ error: RelayError) async {
         let code = WebSocketCloseCode.closing(error.code)
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        if error.code != .superseded, !code.reconnect || error.code == .helloTimeout { relay.counters.countRefused(error.code) }
+        // Client-caused: the close-code table says the same request would not succeed again
+        // (anything but a plain reconnect), or the client said nothing in time.
+        if error.code != .superseded, code.rule.action != .reconnect || error.code == .helloTimeout { relay.counters.countRefused(error.code) }
         endReason.withLock { $0 = $0 ?? "\(error.code): \(error.message)" }
         logger.debug("closing WebSocket", metadata: ["code": "\(code)", "error": "\(error)"])
         do {

@@ -127,10 +127,14 @@ public actor TetherClient {
             let outcome = await connectOnce()
             if stopped { break }
             if outcome.welcomed { attempt = 0 }
-            if let code = outcome.closeCode, !Self.reconnects(after: code) {
-                lastError = "relay closed with \(code)" + (lastError.map { " (\($0))" } ?? "") + "; not reconnecting"
-                move(to: .failed)
-                break
+            if let code = outcome.closeCode {
+                let rule = CloseCodeTable.rule(for: code)
+                if !rule.action.reconnects {
+                    lastError = "relay closed with \(code): \(rule.text)" + (lastError.map { " (\($0))" } ?? "")
+                    move(to: rule.action == .stop ? .disconnected : .failed)
+                    break
+                }
+                applyBeforeReconnect(rule)
             }
             attempt += 1
             if attempt > configuration.backoff.maxAttempts {
@@ -164,13 +168,28 @@ public actor TetherClient {
         if state != .failed { move(to: .disconnected) }
     }
 
-    /// The documented reconnect rule (`docs/PROTOCOL.md`): 4500–4999 and 1002, 1003, 1007, 1008,
-    /// 1009 mean "do not reconnect as you were"; anything else means reconnect with backoff.
+    /// Whether the client dials again by itself after `closeCode`: the shared ``CloseCodeTable``
+    /// (`docs/PROTOCOL.md`), which the relay and the dashboard follow too.
     public static func reconnects(after closeCode: Int) -> Bool {
-        switch closeCode {
-        case 4500..<5000, 1002, 1003, 1007, 1008, 1009: false
-        default: true
+        CloseCodeTable.rule(for: closeCode).action.reconnects
+    }
+
+    /// What the table says to change before dialling again: forget the refused position (4501)
+    /// or the refused identity (4503), and with it the duplicate filter's place in the old log.
+    func applyBeforeReconnect(_ rule: CloseCodeRule) {
+        switch rule.action {
+        case .reconnectWithoutPosition:
+            resume.epoch = nil
+        case .reconnectAsNewClient:
+            resume = ResumeState()
+        default:
+            return
         }
+        lastError = rule.text
+        processed = 0
+        lastDelivered = 0
+        unacked.removeAll()
+        saveState(force: true)
     }
 
     // MARK: Consumer side

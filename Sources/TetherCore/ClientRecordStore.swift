@@ -8,9 +8,23 @@ public import struct Foundation.Date
 /// (so the binding to its secret is never lost) and saves changed records in each health sweep.
 public protocol ClientRecordStore: BufferStore {
     func loadClients() async throws -> [PersistedClient]
-    /// Inserts or replaces these records.
+    /// Inserts or replaces these records, but never replaces a record's secret: a record bound to
+    /// another secret is left as it is.
     func saveClients(_ clients: [PersistedClient]) async throws
     func deleteClients(_ ids: [String]) async throws
+    /// Binds a new client id to its secret with a compare-and-set: stores `client` when the id has
+    /// no record, and returns the record the store holds afterwards. A returned record with another
+    /// `secretDigest` means the id was bound before (by another relay); the caller must not
+    /// welcome the hello then. A later ``saveClients(_:)`` never replaces a bound secret.
+    func bindClient(_ client: PersistedClient) async throws -> PersistedClient
+}
+
+extension ClientRecordStore {
+    /// For a store only one relay uses, the relay's own client table already decided: a plain save.
+    public func bindClient(_ client: PersistedClient) async throws -> PersistedClient {
+        try await saveClients([client])
+        return client
+    }
 }
 
 /// The part of a ``ClientRecord`` that outlives the process.

@@ -10,16 +10,24 @@ import Synchronization
 /// long instead of until the next commit. A failed read is logged once and retried on the next
 /// update or poll; the relay keeps serving what it has meanwhile.
 ///
+/// It also carries the rest of what relays sharing one store owe each other: it closes this
+/// relay's connections of a client that connected again on another relay (the store's
+/// ``SharedLogStore/connectionClaims()``), and saves attached clients' acknowledged positions every
+/// `positionSave` (0.25 s), so that a resume on another relay without `last_sequence` re-sends at
+/// most what the client acknowledged in that time plus its unacknowledged window.
+///
 /// Returns when graceful shutdown starts or the store's update stream ends.
 public struct LogFollower: Service {
     public let relay: Relay
     public let store: any SharedLogStore
     public let safetyPoll: Duration
+    public let positionSave: Duration
 
-    public init(relay: Relay, store: any SharedLogStore, safetyPoll: Duration = .seconds(3)) {
+    public init(relay: Relay, store: any SharedLogStore, safetyPoll: Duration = .seconds(3), positionSave: Duration = .milliseconds(250)) {
         self.relay = relay
         self.store = store
         self.safetyPoll = safetyPoll
+        self.positionSave = positionSave
     }
 
     public func run() async throws {
@@ -27,6 +35,7 @@ public struct LogFollower: Service {
         let target = NewestHead()
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let updates = store.headUpdates()
+        let claims = store.connectionClaims()
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -43,6 +52,15 @@ public struct LogFollower: Service {
                             target.raise(to: head)
                             wake.yield()
                         }
+                    }
+                }
+                group.addTask {
+                    for await claim in claims { relay.supersede(claim) }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: positionSave)
+                        await relay.saveClientPositions()
                     }
                 }
                 var failing = false

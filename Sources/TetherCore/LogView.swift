@@ -7,6 +7,9 @@ struct LogView: ~Copyable {
     var waiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
     /// Wakes that arrived while their session was not suspended; consumed by its next wait.
     var pendingWakes: Set<UInt64> = []
+    /// The head a catch-up from a shared store is bringing the view to (``Relay/catchUp(to:)``):
+    /// events up to it arrive at once, and a subscriber that was keeping up is owed all of them.
+    var catchUpTarget: UInt64 = 0
 
     mutating func takeAllWaiters() -> [UnsafeContinuation<Void, Never>] {
         guard !waiters.isEmpty else { return [] }
@@ -30,11 +33,22 @@ enum LiveRead {
 
 extension Relay {
     /// Reads what follows `position` for a live cursor, applying the lag cap and retention.
-    func readLive(after position: UInt64, limit: Int, into buffer: inout [Event]) -> LiveRead {
+    ///
+    /// The lag cap is for subscribers that are slow themselves. One that was `keepingUp` (its
+    /// last read found nothing new, or took everything up to the head with room left in its
+    /// window) is owed everything a catch-up from a shared store brings (`owedThrough` is raised
+    /// to the catch-up's target); below `owedThrough` only retention makes a gap. So a relay that
+    /// stalled (SIGSTOP, a lost connection) and then catches up many events at once does not cut
+    /// its own subscribers short. `headSeen` is the view's head at this read.
+    func readLive(
+        after position: UInt64, limit: Int, into buffer: inout [Event], owedThrough: inout UInt64, keepingUp: Bool, headSeen: inout UInt64
+    ) -> LiveRead {
         log.withLock { view in
             let state = view.state
+            headSeen = state.head
+            if keepingUp { owedThrough = max(owedThrough, view.catchUpTarget) }
             let lagCap = UInt64(configuration.lagCap)
-            if state.head > position, state.head - position > lagCap {
+            if position >= owedThrough, state.head > position, state.head - position > lagCap {
                 let to = state.head - lagCap
                 let retainedFloor = state.oldest &- 1
                 if retainedFloor > to, retainedFloor > position {

@@ -1,31 +1,118 @@
 /// Client records over a shared log: a client may resume on any relay, so the store, not this
 /// relay's memory, is the authority on a client that is not connected here.
+///
+/// - Identity: a hello naming a client this relay holds no attached session of is looked up in
+///   the store first; a new id is bound in the store with a compare-and-set before it is
+///   welcomed (``ClientRecordStore/bindClient(_:)``). While the store cannot be reached, an id
+///   this relay has never seen is refused with the retryable ``RelayError/Code/identityUnavailable``:
+///   binding it locally would let anyone take it over.
+/// - Position: a new client's record is written at connect with its starting position, and
+///   attached clients' acknowledged positions are written every ``LogFollower/positionSave``.
+/// - Supersede: each attach claims the id in the store; a relay holding an older claim's
+///   connection closes it with `superseded` when it hears of the newer claim.
 extension Relay {
     /// Before a hello is checked: when the store is shared and keeps client records, and the
     /// named client is not attached to this relay, (re)load its record from the store, so that a
     /// client bound or moved on another relay resumes here with its secret and newest cursor.
     ///
     /// A store that is not shared had every record loaded at start, so a miss there is final and
-    /// costs no lookup. A failed lookup is logged and the hello is judged on what is in memory.
-    func refreshSharedClient(_ id: String?) async {
+    /// costs no lookup.
+    ///
+    /// - Throws: ``RelayError/Code/identityUnavailable`` when the lookup failed and this relay
+    ///   holds no record of the id (one it holds is judged on what is in memory: its secret was
+    ///   bound in the store, and a bound secret never changes).
+    func refreshSharedClient(_ id: String?, transport: String, remote: String) async throws(RelayError) {
         guard let id, store is any SharedLogStore, let durable = store as? any ClientRecordStore else { return }
-        let attached = clients.withLock { $0.records[id]?.sessionID != nil }
+        let (attached, known) = clients.withLock { ($0.records[id]?.sessionID != nil, $0.records[id] != nil) }
         guard !attached else { return }
         let saved: PersistedClient?
         do {
             saved = try await durable.loadClient(id)
         } catch {
-            logger.warning("could not look up a client record in the shared store", metadata: [LogKey.clientID: "\(id)", "error": "\(error)"])
+            guard known else {
+                let refusal = RelayError.identityUnavailable(id, error)
+                logger.warning(
+                    "refused client \(id) over \(transport) from \(remote): the shared store is unreachable, so its id cannot be checked; the client retries",
+                    metadata: [LogKey.clientID: "\(id)", LogKey.transport: "\(transport)", LogKey.remote: "\(remote)", "error": "\(error)"]
+                )
+                throw refusal
+            }
+            logger.warning(
+                "could not look up a client record in the shared store; judging the hello on this relay's copy",
+                metadata: [LogKey.clientID: "\(id)", "error": "\(error)"]
+            )
             return
         }
         guard let saved else { return }
+        adopt(saved)
+    }
+
+    /// Takes a record loaded from the shared store into the client table, unless the table's
+    /// own is attached or changed more recently.
+    func adopt(_ saved: PersistedClient) {
         clients.withLock { table in
             // Attached meanwhile (a racing hello on this relay): its record is newer than the saved one.
             // Keep a record this relay changed more recently than the saved one (not yet saved).
-            if let current = table.records[id] {
-                guard current.sessionID == nil, saved.lastSeen >= current.persisted.lastSeen else { return }
+            if let current = table.records[saved.id] {
+                guard current.sessionID == nil, current.secret.digest != saved.secretDigest || saved.lastSeen >= current.persisted.lastSeen else { return }
             }
-            table.records[id] = ClientRecord(restoring: saved)
+            table.records[saved.id] = ClientRecord(restoring: saved)
         }
+    }
+
+    /// Folds attached sessions' progress into their records and saves every changed record, so a
+    /// resume on another relay without `last_sequence` starts close to where the client is.
+    public func saveClientPositions() async {
+        guard store is any ClientRecordStore else { return }
+        let time = now()
+        let changed = clients.withLock { table -> [PersistedClient] in
+            table.syncSessions(now: time)
+            let changed = table.dirty.compactMap { table.records[$0] }.filter { !$0.ephemeral }.map(\.persisted)
+            table.dirty.removeAll(keepingCapacity: true)
+            return changed
+        }
+        await saveClientRecords(changed: changed, forgotten: [], quiet: true)
+    }
+
+    /// Claims the session's client id across relays, so that an older connection of it on
+    /// another relay is closed. A failed claim is logged: the connection works, but a connection
+    /// of the same id elsewhere is not superseded until this relay reconnects it.
+    func claimAcrossRelays(_ session: Session) async {
+        guard let shared = store as? any SharedLogStore else { return }
+        do {
+            session.generation = try await shared.claimConnection(session.clientID)
+        } catch {
+            logger.warning(
+                "could not claim a client id in the shared store; another relay's connection of it is not superseded",
+                metadata: [LogKey.clientID: "\(session.clientID)", LogKey.connectionID: "\(session.id)", "error": "\(error)"]
+            )
+        }
+    }
+
+    /// Another relay (or this one) attached a connection of `claim.clientID`: a connection of it
+    /// attached here under an older claim is closed with `superseded`.
+    public func supersede(_ claim: ConnectionClaim) {
+        let victim = clients.withLock { table -> Session? in
+            guard let sessionID = table.records[claim.clientID]?.sessionID, let session = table.sessions[sessionID] else { return nil }
+            let generation = session.generation
+            return generation != 0 && generation < claim.generation ? session : nil
+        }
+        guard let victim else { return }
+        victim.end(
+            RelayError(.superseded, "this client id connected again on another relay; this connection is closed"),
+            detachReason: "superseded by a new connection of the same client on another relay"
+        )
+    }
+
+    /// The sweep's check of every attached client's claim, for notifications lost while the
+    /// store's connection was down.
+    func checkClaims() async {
+        guard let shared = store as? any SharedLogStore else { return }
+        let attached = clients.withLock { table in
+            table.sessions.values.compactMap { session in session.generation == 0 ? nil : session.clientID }
+        }
+        guard !attached.isEmpty else { return }
+        guard let newest = try? await shared.connectionGenerations(attached) else { return }
+        for (id, generation) in newest { supersede(ConnectionClaim(clientID: id, generation: generation)) }
     }
 }

@@ -32,7 +32,10 @@ extension Relay {
     /// - Throws: what the store throws on read; the view keeps what it had.
     @discardableResult
     public func catchUp(to target: UInt64, pageSize: Int = 1024) async throws -> UInt64 {
-        var head = logState.head
+        var head = log.withLock { view in
+            view.catchUpTarget = max(view.catchUpTarget, target)
+            return view.state.head
+        }
         while head < target {
             let events = try await store.read(after: head, limit: max(1, pageSize), maxBytes: configuration.readPageBytes)
             guard let last = events.last else { break }

@@ -56,6 +56,12 @@ extension Relay {
         if hello.ephemeral, hello.clientID != nil || hello.resumeToken != nil {
             throw RelayError(RelayError.Code(rawValue: "invalid_hello"), "an ephemeral hello takes no client_id or resume_token: an ephemeral connection leaves no record to resume")
         }
+        return try await subscribe(hello, transport: transport, remote: remote, boundElsewhere: false)
+    }
+
+    /// `boundElsewhere`: the second try of a hello whose new id turned out to be bound in the
+    /// shared store already (now judged as a known id).
+    private func subscribe(_ hello: Hello, transport: String, remote: String, boundElsewhere: Bool) async throws(RelayError) -> Session {
         if let id = hello.clientID { try NameRule.check(id, field: "client_id", code: .invalidName) }
         if let token = hello.resumeToken { try NameRule.check(token, field: "resume_token", code: .invalidName) }
         // A subscribed topic is only compared, never stored or printed, and one no event can carry
@@ -72,9 +78,9 @@ extension Relay {
         }
         let time = now()
         let sessionID = makeSessionID()
-        await refreshSharedClient(hello.clientID)
-        let state = logState
-        let claim = try claimClient(hello, transport: transport, remote: remote, now: time)
+        try await refreshSharedClient(hello.clientID, transport: transport, remote: remote)
+        var state = logState
+        var claim = try claimClient(hello, transport: transport, remote: remote, now: time)
         let request: ReplayPlan.Request
         if let last = hello.lastSequence {
             request = .resume(epoch: hello.epoch, lastSequence: last)
@@ -86,12 +92,34 @@ extension Relay {
         } else {
             request = .live
         }
+        if store is any SharedLogStore, case .resume(let epoch, let last) = request, epoch == nil || epoch == state.epoch, last > state.head,
+            let stored = try? await store.state().head, stored > state.head
+        {
+            // Another relay's commits may not have reached this relay's view yet (the client
+            // comes from there): read up to its sequence before judging it from the future. Never
+            // past what the store holds: the client's number is only a claim.
+            _ = try? await catchUp(to: min(last, stored))
+            state = logState
+        }
         let plan: ReplayPlan
         do {
             plan = try ReplayPlan.make(for: request, log: state, lagCap: configuration.lagCap)
         } catch {
             emit([Transition(event: .resumeRefused, record: claim.record, sessionID: sessionID, message: "client \(claim.record.id)'s hello refused: \(error.message)", reason: error.message)])
             throw error
+        }
+        if !claim.known {
+            // The record starts where the client starts (the head for a live-only client), so a
+            // resume without `last_sequence`, here or on another relay, never replays from 0.
+            claim.record.ackedSeq = plan.startAfter
+            claim.record.deliveredSeq = plan.startAfter
+            // An ephemeral client is never stored, and its relay-assigned id cannot collide.
+            if !claim.record.ephemeral, try await !bindShared(claim.record, named: hello.clientID != nil, transport: transport, remote: remote) {
+                guard !boundElsewhere else {
+                    throw RelayError(.resumeRefused, "client id \(claim.record.id) was just claimed by another connection: resume it with its resume_token, or connect without a client_id to get a new one")
+                }
+                return try await subscribe(hello, transport: transport, remote: remote, boundElsewhere: true)
+            }
         }
         let topics = hello.topics.flatMap { $0.isEmpty ? nil : Set($0) }
         let replayCount = try await countReplay(plan: plan, topics: topics)
@@ -200,7 +228,7 @@ extension Relay {
             throw RelayError(.resumeRefused, "client id \(claim.record.id) was just claimed by another connection: resume it with its resume_token, or connect without a client_id to get a new one")
         }
         if claim.known { counters.reconnects.add(1, ordering: .relaxed) }
-        if !claim.known, !claim.record.ephemeral, let durable = store as? any ClientRecordStore {
+        if !claim.known, !claim.record.ephemeral, !(store is any SharedLogStore), let durable = store as? any ClientRecordStore {
             // Bind the new id to its secret durably before the client can rely on it.
             do {
                 try await durable.saveClients([claim.record.persisted])
@@ -213,6 +241,40 @@ extension Relay {
         }
         displaced?.end(RelayError(.superseded, "this client id connected again elsewhere; this connection is closed"))
         emit(transitions)
+        if !claim.record.ephemeral { await claimAcrossRelays(session) }
+    }
+
+    /// Binds a new id in a shared store before it is welcomed (a compare-and-set: the first
+    /// relay to bind an id wins). Returns `false` when the store holds the id under another
+    /// secret already; that record is then in the client table, for the hello to be judged again.
+    ///
+    /// - Throws: ``RelayError/Code/identityUnavailable`` when the store cannot be reached and
+    ///   the client chose the id (`named`); a relay-assigned id cannot collide, so it is welcomed
+    ///   and saved by a later flush.
+    private func bindShared(_ record: ClientRecord, named: Bool, transport: String, remote: String) async throws(RelayError) -> Bool {
+        guard store is any SharedLogStore, let durable = store as? any ClientRecordStore else { return true }
+        let stored: PersistedClient
+        do {
+            stored = try await durable.bindClient(record.persisted)
+        } catch {
+            guard named else {
+                logger.warning(
+                    "could not save a new client record; the next save retries",
+                    metadata: [LogKey.clientID: "\(record.id)", "error": "\(error)"]
+                )
+                return true
+            }
+            logger.warning(
+                "refused client \(record.id) over \(transport) from \(remote): the shared store is unreachable, so its new id cannot be bound; the client retries",
+                metadata: [LogKey.clientID: "\(record.id)", LogKey.transport: "\(transport)", LogKey.remote: "\(remote)", "error": "\(error)"]
+            )
+            throw RelayError.identityUnavailable(record.id, error)
+        }
+        guard stored.secretDigest == record.secret.digest else {
+            adopt(stored)
+            return false
+        }
+        return true
     }
 
     /// Counts the replay's events of the session's topics (bounded by the lag cap).

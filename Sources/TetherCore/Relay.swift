@@ -124,8 +124,13 @@ public final class Relay: Sendable {
                     pending.continuation.resume(returning: .success(sequences))
                 }
             } catch {
+                // Only a store that knows the write never reached its commit may say "nothing was
+                // stored"; a lost or late commit answer may still have committed.
+                let unknown = (error as? any IndeterminateStoreFailure)?.mayHaveStored == true
                 logger.error(
-                    "buffer store append failed; producers were told 503 and nothing of the batch was stored",
+                    unknown
+                        ? "buffer store append was not confirmed; producers were told 503, and the batch may have been stored: retries with the same producer id do not duplicate it"
+                        : "buffer store append failed; producers were told 503 and nothing of the batch was stored",
                     metadata: ["error": "\(error)", "events": "\(drafts.count)"]
                 )
                 let failedAt = now()
@@ -222,20 +227,22 @@ public final class Relay: Sendable {
             health.withLock { $0.lastError = "store probe failed: \(error)" }
         }
         await saveClientRecords(changed: changed, forgotten: forgotten)
+        await checkClaims()
     }
 
     /// Saves changed client records to a durable store; on failure they stay marked changed, so
     /// the next sweep tries again instead of losing them.
-    private func saveClientRecords(changed: [PersistedClient], forgotten: [String]) async {
+    /// `quiet`: the frequent position saves leave the warning to the health sweep's save.
+    func saveClientRecords(changed: [PersistedClient], forgotten: [String], quiet: Bool = false) async {
         guard let durable = store as? any ClientRecordStore, !(changed.isEmpty && forgotten.isEmpty) else { return }
         do {
             if !changed.isEmpty { try await durable.saveClients(changed) }
             if !forgotten.isEmpty { try await durable.deleteClients(forgotten) }
         } catch {
-            logger.warning(
+            if !quiet { logger.warning(
                 "could not save client records; the next health sweep retries",
                 metadata: ["error": "\(error)", "clients": "\(changed.count)"]
-            )
+            ) }
             clients.withLock { table in
                 for client in changed where table.records[client.id] != nil { table.dirty.insert(client.id) }
             }

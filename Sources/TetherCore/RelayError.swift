@@ -17,6 +17,10 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let resumeRefused = Code(rawValue: "resume_refused")
         public static let superseded = Code(rawValue: "superseded")
         public static let storeUnavailable = Code(rawValue: "store_unavailable")
+        /// A hello named a client id this relay has not seen while the shared store that holds
+        /// client records cannot be reached: the id cannot be checked against its secret, so it is
+        /// neither welcomed nor bound. Retryable (WebSocket close 4003, HTTP 503).
+        public static let identityUnavailable = Code(rawValue: "identity_unavailable")
         public static let closed = Code(rawValue: "closed")
         public static let shuttingDown = Code(rawValue: "shutting_down")
         public static let notFound = Code(rawValue: "not_found")
@@ -58,6 +62,26 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public static func storeUnavailable(_ underlying: any Error) -> RelayError {
-        RelayError(.storeUnavailable, "the buffer store refused the write (\(underlying)); nothing from this request was stored, retry later")
+        if (underlying as? any IndeterminateStoreFailure)?.mayHaveStored == true {
+            return RelayError(
+                .storeUnavailable,
+                "the buffer store did not confirm the write (\(underlying)); it may have been stored: retry with the same producer id, which never duplicates an event"
+            )
+        }
+        return RelayError(.storeUnavailable, "the buffer store refused the write (\(underlying)); nothing from this request was stored, retry later")
     }
+
+    public static func identityUnavailable(_ id: String, _ underlying: any Error) -> RelayError {
+        RelayError(
+            .identityUnavailable,
+            "client id \(id) cannot be checked right now: the shared store that holds client records is unreachable (\(underlying)); reconnect with backoff"
+        )
+    }
+}
+
+/// A store error after which the store cannot tell whether a write happened: a commit that was
+/// sent but not confirmed (PostgreSQL's answer lost or timed out). The relay then says "may have
+/// been stored" to producers and in the journal instead of "nothing was stored".
+public protocol IndeterminateStoreFailure: Error {
+    var mayHaveStored: Bool { get }
 }

@@ -36,6 +36,21 @@ public final class Session: Sendable {
         var ackedSinceSync: UInt64 = 0
         var lastActivity: Date
         var lastAckAt: Date?
+        /// The lag cap does not apply below this sequence: events that reached this relay's view
+        /// at once by a catch-up from a shared store (after the relay itself stalled) while the
+        /// subscriber was keeping up are owed in full, read from the store if need be.
+        var owedThrough: UInt64
+        /// Whether the subscriber's last read found nothing new or took everything up to the
+        /// head: it is keeping up, and what arrives next is not its own lag.
+        var keepingUp = false
+    }
+
+    /// The generation of this connection's claim on its client id across relays (0 until the
+    /// shared store answered, or when the store is not shared).
+    private let claimGeneration = Atomic<UInt64>(0)
+    var generation: UInt64 {
+        get { claimGeneration.load(ordering: .acquiring) }
+        set { claimGeneration.store(newValue, ordering: .releasing) }
     }
 
     /// Set by the sweep when the client went stale, so the next traffic makes it active again
@@ -55,7 +70,10 @@ public final class Session: Sendable {
         self.topics = topics
         let start = welcome.plan.startAfter
         self.cursor = Mutex(
-            Cursor(position: start, delivered: start, acked: start, window: InFlightWindow(capacity: window), lastActivity: relay.now())
+            Cursor(
+                position: start, delivered: start, acked: start, window: InFlightWindow(capacity: window), lastActivity: relay.now(),
+                owedThrough: welcome.plan.head
+            )
         )
     }
 
@@ -70,9 +88,11 @@ public final class Session: Sendable {
     public func next(into buffer: inout [Event]) async throws -> Interruption? {
         while true {
             try Task.checkCancellation()
-            let (position, free, ended) = cursor.withLock { ($0.position, $0.window.freeSlots, $0.ended) }
+            let (position, free, ended, keepingUp, owed) = cursor.withLock { ($0.position, $0.window.freeSlots, $0.ended, $0.keepingUp, $0.owedThrough) }
             if let ended { throw ended }
             guard free > 0 else {
+                // Held back by its own acknowledgements: what arrives meanwhile is its own lag.
+                cursor.withLock { $0.keepingUp = false }
                 await relay.waitForChange(session: id, after: nil)
                 continue
             }
@@ -80,22 +100,28 @@ public final class Session: Sendable {
             // Scan more than the window holds when filtering by topic, so a rare topic is found
             // without a round trip per unrelated event.
             let scan = topics == nil ? free : max(free, 1024)
-            switch relay.readLive(after: position, limit: scan, into: &buffer) {
+            var owedThrough = owed
+            var headSeen: UInt64 = 0
+            let live = relay.readLive(after: position, limit: scan, into: &buffer, owedThrough: &owedThrough, keepingUp: keepingUp, headSeen: &headSeen)
+            cursor.withLock { $0.owedThrough = max($0.owedThrough, owedThrough) }
+            switch live {
             case .caughtUp:
+                cursor.withLock { $0.keepingUp = true }
                 await relay.waitForChange(session: id, after: position)
             case .gap(let gap):
                 skip(gap)
                 return .gap(gap)
             case .events:
-                if deliver(from: start, free: free, in: &buffer) { return nil }
+                if deliver(from: start, free: free, in: &buffer, headSeen: headSeen) { return nil }
             case .readStore:
                 switch try await readStore(after: position, limit: scan, into: &buffer) {
                 case .events:
-                    if deliver(from: start, free: free, in: &buffer) { return nil }
+                    if deliver(from: start, free: free, in: &buffer, headSeen: headSeen) { return nil }
                 case .gap(let gap):
                     skip(gap)
                     return .gap(gap)
                 case .caughtUp:
+                    cursor.withLock { $0.keepingUp = true }
                     await relay.waitForChange(session: id, after: position)
                 case .readStore:
                     continue
@@ -136,7 +162,7 @@ public final class Session: Sendable {
 
     /// Filters the freshly read `buffer[start...]` by topic, keeps at most `free`, and advances
     /// the cursor past everything examined. Returns whether anything is left to deliver.
-    private func deliver(from start: Int, free: Int, in buffer: inout [Event]) -> Bool {
+    private func deliver(from start: Int, free: Int, in buffer: inout [Event], headSeen: UInt64) -> Bool {
         guard start < buffer.count else { return false }
         var kept = start
         var examinedThrough = buffer[start].seq
@@ -156,6 +182,9 @@ public final class Session: Sendable {
         cursor.withLock { cursor in
             cursor.position = max(cursor.position, examinedThrough)
             for index in start..<kept { cursor.window.sent(buffer[index]) }
+            // Keeping up: it took everything there was, and its window still has room (a full
+            // window means its own acknowledgements hold it back).
+            cursor.keepingUp = cursor.position >= headSeen && !cursor.window.isFull
             if count > 0 {
                 cursor.delivered = buffer[kept - 1].seq
                 cursor.deliveredSinceSync += UInt64(count)
@@ -168,6 +197,7 @@ public final class Session: Sendable {
 
     private func skip(_ gap: Gap) {
         cursor.withLock { cursor in
+            cursor.keepingUp = false
             cursor.position = max(cursor.position, gap.to)
             // A declared gap counts as delivered: the subscriber may acknowledge its end, as it
             // may after a gap declared in the welcome (whose cursor starts at the gap's end).

@@ -50,7 +50,7 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .bodyTimeout: .requestTimeout
         case .unauthorized: .unauthorized
         case .notFound: .notFound
-        case .storeUnavailable, .shuttingDown, .serverBusy: .serviceUnavailable
+        case .storeUnavailable, .identityUnavailable, .shuttingDown, .serverBusy: .serviceUnavailable
         case .rateLimited, .tooManyConnections: .tooManyRequests
         default: .badRequest
         }

@@ -68,6 +68,14 @@ struct DashboardBrowserTests {
         let latency = try #require(Double(result["latency_test"] as? String ?? ""), "latency test reported \(result["latency_test"] ?? "nothing")")
         #expect(latency >= 0)
         #expect(Double(result["throughput_test"] as? String ?? "") != nil, "throughput: \(result["throughput_test"] ?? "nothing")")
+        // The network tests leave no trace on the relay: no event in the log, none delivered to
+        // another subscriber, nothing counted as published.
+        #expect(result["head_after_tests"] as? Int == result["head_before_tests"] as? Int)
+        #expect(result["published_after_tests"] as? Int == result["published_before_tests"] as? Int)
+        #expect((result["log_after_tests"] as? [Any])?.isEmpty == true, "events in the log after the tests: \(result["log_after_tests"] ?? "?")")
+        #expect(result["second_subscriber_events"] as? Int == 0)
+        // The panel's metrics follow the events, not a second-old snapshot.
+        #expect(result["panel_last_sequence"] as? String == String(result["stream_newest"] as? Int ?? -1))
         let stability = try #require(result["stability_test"] as? [String: Any])
         #expect((stability["ok"] as? Int ?? 0) >= 1)
         #expect(result["export_keys"] as? [String] == ["exported_at", "frames", "metrics", "page", "timeline"])
@@ -101,13 +109,16 @@ struct DashboardBrowserTests {
         #expect(metrics["bufferedPublishes"] as? Int == 0)
     }
 
-    @Test func silentConnectionTurnsStaleThenConnectedOnTraffic() async throws {
+    @Test func silentConnectionTurnsStaleAfterTheRelaysTimeoutThenConnectedOnTraffic() async throws {
         try Self.requirements()
-        let relay = try await RelayProcess.start()
+        // The page has no stale timeout of its own: the relay's (2 s here) comes in its welcome.
+        let relay = try await RelayProcess.start(environment: ["TETHER_STALE_TIMEOUT": "2"])
         let child = try Self.start("stale", base: relay.baseURL)
         let result = try await Self.result(of: child)
         await relay.terminate()
 
+        #expect(result["welcome_stale_timeout_ms"] as? Int == 2000)
+        #expect(result["page_stale_timeout_ms"] as? Int == 2000)
         #expect(result["stale_badge_text"] as? String == "Stale")
         let states = try #require(result["states"] as? [String])
         #expect(states.prefix(2) == ["stale", "connected"], "states: \(states)")
@@ -139,6 +150,12 @@ struct DashboardBrowserTests {
         #expect(result["attempts_at_failure"] as? Int == 4)
         #expect((result["failed_badge_text"] as? String)?.hasPrefix("Failed") == true)
         #expect(result["retry_visible"] as? Bool == true)
+        // No colour that passes for a good score while nothing is connected.
+        #expect(result["quality_level_at_failure"] as? String == "offline")
+        #expect(result["quality_text_at_failure"] as? String == "offline")
+        let toasts = try #require(result["toasts_at_failure"] as? [String])
+        #expect(toasts.contains { $0.hasPrefix("Gave up after 4 attempts") }, "toasts: \(toasts)")
+        #expect(!toasts.contains { $0.contains("closed 1006") || $0.hasPrefix("Reconnecting:") }, "raw toast text: \(toasts)")
         let states = try #require(result["states"] as? [String])
         #expect(states.contains("reconnecting") && states.contains("failed"), "states: \(states)")
         #expect(states.last == "connected", "states: \(states)")

@@ -89,26 +89,32 @@ struct SharedRelayTests {
         await b.terminate()
     }
 
-    /// A relay in this process over the shared database, with its follower running.
+    /// A relay in this process over the shared database, with its follower running (unless
+    /// `following` is `false`: a relay that stalled, which the test catches up by hand).
     struct LocalRelay {
         let relay: Relay
-        let follower: Task<Void, any Error>
+        let follower: Task<Void, any Error>?
 
-        init(url: String) async throws {
+        init(
+            url: String, timeout: Duration = PostgresBufferStoreTests.testTimeout, following: Bool = true,
+            configure: (inout RelayConfiguration) -> Void = { _ in }
+        ) async throws {
             var configuration = RelayConfiguration()
             configuration.sweepInterval = 0.5
+            configure(&configuration)
             var storeConfiguration = try PostgresBufferStore.Configuration(url: url)
-            storeConfiguration.operationTimeout = PostgresBufferStoreTests.testTimeout
+            storeConfiguration.operationTimeout = timeout
+            storeConfiguration.poolSize = 4
             let store = PostgresBufferStore(configuration: storeConfiguration)
             relay = Relay(store: store, configuration: configuration)
             try await relay.start()
             let relay = self.relay
-            follower = Task { try await LogFollower(relay: relay, store: store).run() }
+            follower = following ? Task { try await LogFollower(relay: relay, store: store).run() } : nil
         }
 
         func stop() async {
-            follower.cancel()
-            _ = await follower.result
+            follower?.cancel()
+            _ = await follower?.result
             try? await relay.store.close()
         }
     }

@@ -4,7 +4,7 @@ Usage: ws_resume_client.py ws://127.0.0.1:PORT/v1/ws
 
 Says hello, publishes and receives five events (acking them), disconnects, lets a second
 connection publish five more, resumes with client_id + resume_token + epoch + last_sequence,
-and checks the replay, a ping and a stats request. Prints one JSON object with what it saw;
+and checks the replay, a ping, an echo and a stats request. Prints one JSON object with what it saw;
 exits non-zero on any protocol surprise.
 """
 import asyncio
@@ -67,6 +67,9 @@ async def main(url):
         await ws.send(json.dumps({"type": "ping", "id": "py-ping"}))
         pong, _ = await frames(ws, "pong", 1)
         result["pong"] = pong[0]["id"]
+        await ws.send(json.dumps({"type": "echo", "id": "py-echo", "data": {"latency_ms": [1, 2.5]}}))
+        echo, _ = await frames(ws, "echo", 1)
+        result["echo"] = [echo[0]["id"], echo[0]["data"]]
         await ws.send(json.dumps({"type": "stats"}))
         stats, _ = await frames(ws, "stats", 1)
         result["stats_head"] = stats[0]["data"]["totals"]["head_sequence"]

@@ -12,55 +12,12 @@ import argparse
 import json
 import os
 import sys
-import time
-import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-WAIT_MS = 20_000
-
-
-def publish(base, topic, data):
-    body = json.dumps({"topic": topic, "data": data}).encode()
-    request = urllib.request.Request(base + "/v1/events", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["accepted"][0]
-
-
-def wait_state(page, state, timeout=WAIT_MS):
-    page.wait_for_selector(f'#connection-badge[data-state="{state}"]', timeout=timeout)
-
-
-def wait_seqs(page, seqs, timeout=WAIT_MS):
-    selector = ",".join(f'#event-stream li[data-seq="{s}"]' for s in seqs)
-    page.wait_for_function(
-        "([sel, n]) => document.querySelectorAll(sel).length >= n", arg=[selector, len(seqs)], timeout=timeout)
-
-
-def stream_seqs(page):
-    return page.eval_on_selector_all("#event-stream li", "rows => rows.map(r => Number(r.dataset.seq))")
-
-
-def record_states(page):
-    page.evaluate("""() => {
-        window.__states = [];
-        window.tether.connection.addEventListener('state', e => window.__states.push(e.detail.state));
-    }""")
-
-
-def wait_file(path, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if os.path.exists(path):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"no {path} within {timeout} s")
-
-
-def open_debug_panel(page):
-    page.keyboard.press("Control+Shift+D")
-    page.wait_for_selector("#debug-panel:not([hidden])", timeout=WAIT_MS)
+from common import (WAIT_MS, Subscriber, get_json, open_debug_panel, publish, record_states, stream_seqs,
+                    wait_file, wait_seqs, wait_state)
+import views
 
 
 def scenario_basic(page, args, result):
@@ -90,6 +47,19 @@ def scenario_basic(page, args, result):
 
     open_debug_panel(page)
     result["panel_open"] = True
+    # The panel's metrics follow events as they come, not only its one-second refresh.
+    page.evaluate("() => clearInterval(window.tether.debugPanel.refreshTimer)")
+    more = [publish(args.base, "browser.test", {"latency_ms": n}) for n in range(5)]
+    wait_seqs(page, more)
+    page.wait_for_function("(seq) => document.querySelector('#debug-metrics dd[data-metric=\"last-sequence\"]').textContent === String(seq)",
+                           arg=max(more), timeout=5_000)
+    result["panel_last_sequence"] = page.inner_text('#debug-metrics dd[data-metric="last-sequence"]')
+    result["stream_newest"] = max(stream_seqs(page))
+    page.evaluate("() => window.tether.debugPanel.toggle(true)")  # the refresh timer again
+
+    # The network tests leave no trace: nothing in the log, nothing for other subscribers.
+    spy = Subscriber(args.base)
+    before = get_json(args.base, "/v1/stats")["totals"]
     page.click("#test-latency")
     page.wait_for_selector("#latency-test-result[data-value]", timeout=WAIT_MS)
     result["latency_test"] = page.get_attribute("#latency-test-result", "data-value")
@@ -99,6 +69,14 @@ def scenario_basic(page, args, result):
     page.click("#test-stability")
     page.wait_for_selector("#stability-test-result[data-value]", timeout=WAIT_MS)
     result["stability_test"] = json.loads(page.get_attribute("#stability-test-result", "data-value"))
+    after = get_json(args.base, "/v1/stats")["totals"]
+    result["head_before_tests"] = before["head_sequence"]
+    result["head_after_tests"] = after["head_sequence"]
+    result["published_before_tests"] = before["published"]
+    result["published_after_tests"] = after["published"]
+    result["log_after_tests"] = get_json(args.base, f"/v1/events?after={before['head_sequence']}")["events"]
+    result["second_subscriber_events"] = len(spy.drain())
+    spy.close()
     with page.expect_download(timeout=WAIT_MS) as download_info:
         page.click("#action-export-logs")
     path = download_info.value.path()
@@ -157,6 +135,9 @@ def scenario_restart(page, args, result):
     result["attempts_at_failure"] = metrics["attempt"]
     result["failed_badge_text"] = page.inner_text("#connection-badge")
     result["retry_visible"] = page.is_visible("#retry-button")
+    result["quality_level_at_failure"] = page.get_attribute("#quality-bar", "data-level")
+    result["quality_text_at_failure"] = page.inner_text("#quality-value")
+    result["toasts_at_failure"] = page.eval_on_selector_all("#toasts .toast-text", "ts => ts.map(t => t.textContent)")
     page.screenshot(path=os.path.join(args.shots, "failed.png"))
     print("START_RELAY", flush=True)
     wait_file(os.path.join(args.signals, "started"))
@@ -172,10 +153,13 @@ def scenario_restart(page, args, result):
 
 
 def scenario_stale(page, args, result):
-    # No pings or stats of our own, a 1 s activity timeout: the relay's own ping (every 10 s) is
-    # the only inbound traffic, so the page goes stale and comes back on that ping.
-    page.goto(args.base + "/?activityTimeout=1000&pingInterval=0&heartbeatInterval=0&statsInterval=0&history=0")
+    # No pings or stats of our own and no stale timeout in the URL: the relay (started with a
+    # 2 s stale timeout) says it in its welcome. Its own ping (every 10 s) is the only inbound
+    # traffic, so the page goes stale after the relay's 2 s and comes back on that ping.
+    page.goto(args.base + "/?pingInterval=0&heartbeatInterval=0&statsInterval=0&history=0")
     wait_state(page, "connected")
+    result["welcome_stale_timeout_ms"] = page.evaluate("() => window.tether.connection.welcome.stale_timeout_ms")
+    result["page_stale_timeout_ms"] = page.evaluate("() => window.tether.connection.getMetrics().staleTimeoutMs")
     record_states(page)
     wait_state(page, "stale")
     result["stale_badge_text"] = page.inner_text("#connection-badge")
@@ -184,9 +168,14 @@ def scenario_stale(page, args, result):
     result["states"] = page.evaluate("() => window.__states")
 
 
+def watch_console(page, result):
+    page.on("console", lambda m: result["console_errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: result["console_errors"].append(str(e)))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["basic", "replay", "restart", "stale"])
+    parser.add_argument("scenario", choices=["basic", "replay", "restart", "stale"] + sorted(views.SCENARIOS))
     parser.add_argument("--base", required=True)
     parser.add_argument("--shots", required=True)
     parser.add_argument("--signals", default=".")
@@ -198,10 +187,12 @@ def main():
                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 860}, accept_downloads=True)
-            page.on("console", lambda m: result["console_errors"].append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: result["console_errors"].append(str(e)))
+            watch_console(page, result)
             try:
-                globals()["scenario_" + args.scenario](page, args, result)
+                if args.scenario in views.SCENARIOS:
+                    views.SCENARIOS[args.scenario](browser, page, args, result)
+                else:
+                    globals()["scenario_" + args.scenario](page, args, result)
                 result["ok"] = True
             except Exception as error:  # report what was seen so far, then fail
                 result["ok"] = False
