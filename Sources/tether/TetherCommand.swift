@@ -10,7 +10,7 @@ struct TetherCommand: AsyncParsableCommand {
         version: TetherVersion.summary,
         subcommands: [
             ServeCommand.self, TailCommand.self, PublishCommand.self, StatusCommand.self, TimelineCommand.self,
-            PluginsCommand.self, BackupCommand.self, RestoreCommand.self, VersionCommand.self, BenchCommand.self, SimulateClientCommand.self, DevCommand.self,
+            PluginsCommand.self, BackupCommand.self, RestoreCommand.self, ReloadCommand.self, VersionCommand.self, BenchCommand.self, SimulateClientCommand.self, DevCommand.self,
         ],
         defaultSubcommand: ServeCommand.self
     )
