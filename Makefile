@@ -3,7 +3,7 @@ SWIFT ?= swift
 LISTEN ?= 127.0.0.1:8765
 ARGS ?=
 
-.PHONY: run test build build-tests bench fuzz clean
+.PHONY: run test build build-tests bench fuzz clean package test-systemd
 
 run:
 	scripts/ensure-deps.sh run
@@ -22,6 +22,19 @@ test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 
+# Optional: dist/tether_<version>_<arch>.deb, a release build with a static Swift standard library
+# (installs where no Swift is), units, catalog, dashboard, docs, man page, conffiles. Its own build
+# folder (.build-release), so it never waits on or disturbs the debug build.
+package:
+	scripts/ensure-deps.sh package
+	SWIFT=$(SWIFT) scripts/package-deb.sh
+
+# Boots Debian's systemd 252 as PID 1 in systemd-nspawn, installs the package and runs the
+# scenario in scripts/systemd-scenario.sh (root; about 3 minutes after the first run).
+test-systemd: package
+	scripts/ensure-deps.sh systemd
+	scripts/test-systemd.sh
+
 # BENCH_SMOKE=1: one short round of everything (CI); BENCH_CONFIG=debug: reuse the debug build.
 bench:
 	scripts/ensure-deps.sh bench
@@ -39,4 +52,4 @@ fuzz:
 		--filter 'DecoderFuzzTests|ClientFrameFuzzTests|PacketFuzzTests|LastEventIDFuzzTests'
 
 clean:
-	rm -rf .build .build-venv
+	rm -rf .build .build-venv .build-release .build-package dist
