@@ -11,8 +11,9 @@ let swiftSettings: [SwiftSetting] = [
 
 // This build's version and commit, baked into the binary (TetherVersion, through the one C file of
 // CTetherBuildInfo, so a new commit recompiles that file and relinks, nothing more). The version
-// is written in one place, the VERSION file. The commit is $TETHER_COMMIT when set (`make package`
-// sets it from `git describe`), else the clone's HEAD (with -dirty for uncommitted changes), else
+// is written in one place, the VERSION file. The commit is $TETHER_COMMIT when set (the Makefile
+// sets it with scripts/build-commit.sh: SwiftPM re-evaluates this manifest when the environment
+// changes, not when HEAD moves), else the clone's HEAD (with -dirty for uncommitted changes), else
 // "unknown" (a source tarball).
 let buildVersion = (try? String(contentsOfFile: Context.packageDirectory + "/VERSION", encoding: .utf8))?
     .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"

@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
 scratch=${PACKAGE_SCRATCH:-.build-release}
 version=$(tr -d ' \n' < VERSION)
+# Named explicitly: SwiftPM may reuse a manifest evaluated at an older HEAD (see Makefile).
+export TETHER_COMMIT=${TETHER_COMMIT:-$(scripts/build-commit.sh)}
 arch=$(dpkg --print-architecture)
 stage=.build-package/root
 deb=dist/tether_${version}_${arch}.deb
