@@ -4,7 +4,8 @@
 #   run     - what `tether serve` needs to build and run
 #   test    - also the tools the test suite drives (real clients, real servers)
 #   bench   - also the peers the benchmarks compare against
-#   package - what `make package` needs to build the .deb (dpkg-shlibdeps, strip)
+#   package - what `make package` needs to build the .deb (dpkg-shlibdeps, strip, and libcurl:
+#             the static Foundation networking that `tether bench` uses links it)
 #   systemd - also what `make test-systemd` needs to boot systemd in a container
 set -euo pipefail
 mode=${1:-run}
@@ -12,7 +13,7 @@ mode=${1:-run}
 apt_run=(libsqlite3-dev pkg-config libsystemd-dev)
 apt_test=(curl openssl python3-venv prometheus systemd util-linux postgresql chromium)
 apt_bench=(mosquitto nats-server)
-apt_package=(dpkg-dev binutils)
+apt_package=(dpkg-dev binutils libcurl4-openssl-dev)
 apt_systemd=(systemd-container debootstrap)
 
 case "$mode" in
