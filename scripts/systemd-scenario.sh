@@ -33,7 +33,8 @@ dpkg --purge tether >/dev/null 2>&1 || true   # a previous run that stopped half
 mkdir -p /etc/systemd/system/tether.service.d
 
 echo "# install"
-check "no Swift toolchain in the container" test ! -e /opt/swift -a -z "$(command -v swift)"
+check "no Swift in the container (no swift command, no libswiftCore anywhere)" \
+  bash -c '[ -z "$(command -v swift)" ] && [ -z "$(find / -xdev -name "libswiftCore*" -print -quit 2>/dev/null)" ]'
 apt-get install -y --no-install-recommends "$DEB" > /out/apt-install.log 2>&1
 check "apt-get install ./$(basename "$DEB") needs nothing from outside" test $? = 0
 for f in /usr/bin/tether /usr/lib/systemd/system/tether.service /usr/lib/systemd/system/tether.socket \
