@@ -200,6 +200,14 @@ grep -iE 'EPERM|operation not permitted|SIGSYS|status=31|seccomp|type=1326|errno
 check "no EPERM, SIGSYS or seccomp line in the journal (besides the known errno=13 lines)" test ! -s /tmp/denied.txt
 cat /tmp/denied.txt | head -20
 
+head_of() { curl -sf "$URL/v1/events?after=0&limit=1" | sed -n 's/.*"head":\([0-9]*\).*/\1/p'; }
+echo "# upgrade: a running relay restarts on the new binary and keeps its log"
+pid=$(prop tether.service MainPID); head=$(head_of)
+apt-get install --reinstall -y "$DEB" > /out/apt-reinstall.log 2>&1
+check "apt-get install --reinstall succeeded" test $? = 0
+check "the running relay was restarted (new pid)" until_ok 20 bash -c "[ \"\$(systemctl show -p MainPID --value tether.service)\" != $pid ] && curl -sf -o /dev/null $URL/readyz"
+check "its log was kept (head $head)" test "$(head_of)" = "$head" -a -n "$head"
+
 echo "# remove keeps the data, purge removes it"
 check "the relay has state" test -s /var/lib/private/tether/tether.sqlite
 apt-get remove -y tether > /out/apt-remove.log 2>&1
@@ -208,6 +216,9 @@ check "after remove the relay is stopped" test "$(systemctl is-active tether.ser
 check "after remove the binary is gone" test ! -e /usr/bin/tether
 check "after remove the data is kept" test -s /var/lib/private/tether/tether.sqlite
 check "after remove the configuration is kept" test -s /etc/tether/tether.json
+apt-get install -y "$DEB" > /out/apt-install-again.log 2>&1 && systemctl start tether.service
+check "installed again, the relay continues the same log (head $head)" test "$(head_of)" = "$head"
+apt-get remove -y tether > /out/apt-remove-again.log 2>&1
 apt-get purge -y tether > /out/apt-purge.log 2>&1
 check "apt-get purge succeeded" test $? = 0
 check "after purge the data is gone" test ! -e /var/lib/private/tether -a ! -e /var/lib/tether
