@@ -6,7 +6,10 @@ ARGS ?=
 # clone's HEAD itself, but SwiftPM caches the manifest until Package.swift or the environment
 # changes, so without this a build after a new commit could name the previous one.
 # Given to swift only (not exported: the relay reads TETHER_* variables as configuration).
-TETHER_COMMIT ?= $(shell scripts/build-commit.sh)
+# Evaluated once per make run, so the build and the tests of one `make test` agree.
+ifeq ($(origin TETHER_COMMIT), undefined)
+TETHER_COMMIT := $(shell scripts/build-commit.sh)
+endif
 SWIFTB = TETHER_COMMIT=$(TETHER_COMMIT) $(SWIFT)
 
 .PHONY: run test build build-tests bench fuzz clean package test-systemd
