@@ -1,4 +1,5 @@
 // swift-tools-version: 6.2
+import Foundation
 import PackageDescription
 
 // Plugins are ordinary library targets under Plugins/<Name>. A plugin depends on TetherCore and its
@@ -7,6 +8,18 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
+
+// This build's version and commit, baked into the binary (TetherVersion, through the one C file of
+// CTetherBuildInfo, so a new commit recompiles that file and relinks, nothing more). The version
+// is written in one place, the VERSION file. The commit is $TETHER_COMMIT when set (the Makefile
+// sets it with scripts/build-commit.sh: SwiftPM re-evaluates this manifest when the environment
+// changes, not when HEAD moves), else the clone's HEAD (with -dirty for uncommitted changes), else
+// "unknown" (a source tarball).
+let buildVersion = (try? String(contentsOfFile: Context.packageDirectory + "/VERSION", encoding: .utf8))?
+    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+let buildCommit = Context.environment["TETHER_COMMIT"].flatMap { $0.isEmpty ? nil : $0 }
+    ?? Context.gitInformation.map { String($0.currentCommit.prefix(12)) + ($0.hasUncommittedChanges ? "-dirty" : "") }
+    ?? "unknown"
 
 let package = Package(
     name: "tether",
@@ -45,8 +58,16 @@ let package = Package(
     ],
     targets: [
         .target(
+            name: "CTetherBuildInfo",
+            cSettings: [
+                .define("TETHER_BUILD_VERSION", to: "\"\(buildVersion)\""),
+                .define("TETHER_BUILD_COMMIT", to: "\"\(buildCommit)\""),
+            ]
+        ),
+        .target(
             name: "TetherCore",
             dependencies: [
+                "CTetherBuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -24,7 +24,9 @@ public struct DashboardRoutes: Sendable {
     }
 
     /// `$TETHER_DASHBOARD_DIR` (e.g. the source `Dashboard/`, to edit the page without a
-    /// rebuild), else the resource bundle SwiftPM puts beside the executable. Not `Bundle.module`:
+    /// rebuild), else the resource bundle SwiftPM puts beside the executable, else
+    /// `../share/tether/dashboard` from the executable's folder (the Debian package's
+    /// `/usr/bin/tether` and `/usr/share/tether/dashboard`). Not `Bundle.module`:
     /// its accessor stops the process when the bundle is missing (a binary copied elsewhere),
     /// and a relay without its dashboard should still relay.
     static func locateFiles() -> URL? {
@@ -35,8 +37,13 @@ public struct DashboardRoutes: Sendable {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let candidates = [executable, Bundle.main.executableURL?.resolvingSymlinksInPath()].compactMap { $0 }
         for binary in candidates {
-            let bundle = binary.deletingLastPathComponent().appendingPathComponent("tether_TetherDashboard.resources")
-            if fileManager.fileExists(atPath: bundle.appendingPathComponent("index.html").path) { return bundle }
+            let folder = binary.deletingLastPathComponent()
+            for directory in [
+                folder.appendingPathComponent("tether_TetherDashboard.resources"),
+                folder.deletingLastPathComponent().appendingPathComponent("share/tether/dashboard"),
+            ] where fileManager.fileExists(atPath: directory.appendingPathComponent("index.html").path) {
+                return directory
+            }
         }
         return nil
     }

@@ -42,8 +42,8 @@ public struct PrometheusExporter: MetricsExporter {
         let c = relay.counters
         let h = relay.histograms
 
-        w.family("tether_build_info", type: "gauge", help: "Always 1; labelled with the version of this build.")
-        w.sample("tether_build_info", [("version", TetherVersion.string)], 1)
+        w.family("tether_build_info", type: "gauge", help: "Always 1; labelled with the version and git commit of this build (as `tether version` prints them).")
+        w.sample("tether_build_info", [("version", TetherVersion.string), ("commit", TetherVersion.commit)], 1)
         w.gauge("tether_head_sequence", help: "Newest sequence number assigned in the current epoch.", Double(log.head))
         w.gauge("tether_oldest_sequence", help: "Oldest sequence number still retained in the log.", Double(log.oldest))
         w.gauge("tether_buffer_depth_events", help: "Events retained in the log.", Double(log.depthEvents))

@@ -3,11 +3,12 @@
 public enum ConfigKeyCheck {
     /// `TETHER_*` variables that are not configuration keys but that `tether` or its tooling
     /// reads: the config file's path, the client commands' URL and CA, the STATUS= period, the
-    /// dashboard folder override, and the test kit's binary and journal catalog (which reach a
-    /// relay started under scripts/with-journald.sh).
+    /// dashboard folder override, the test kit's binary and journal catalog (which reach a
+    /// relay started under scripts/with-journald.sh), and the commit `make` hands to `swift` for
+    /// the build info (`make test` runs the tests under it, so the relays they start inherit it).
     public static let otherVariables: Set<String> = [
         "TETHER_CONFIG", "TETHER_URL", "TETHER_CA_FILE", "TETHER_SYSTEMD_STATUS_INTERVAL", "TETHER_DASHBOARD_DIR", "TETHER_BIN",
-        "TETHER_CATALOG",
+        "TETHER_CATALOG", "TETHER_COMMIT",
     ]
 
     /// Every key set in the file (with its line) or the environment that `declared` does not

@@ -66,6 +66,20 @@ final class AcceptPauseHandler: ChannelInboundHandler, RemovableChannelHandler {
         resume = nil
     }
 
+    /// What the relay logs (at most once a minute) when accepting fails with `code`: what is
+    /// exhausted, what happens to new connections meanwhile, and what to change.
+    static func warning(errno code: Int32, limit: FileDescriptorLimit?) -> String {
+        let waiting = "new connections wait in the listen backlog and are accepted as descriptors free up (logged at most once a minute; tether_refused_total{reason=\"fd_limit\"} counts every pause)"
+        switch code {
+        case EMFILE:
+            return "cannot accept connections: the relay is at its open-file limit (RLIMIT_NOFILE \(limit?.description ?? "unknown")), one descriptor per connection; \(waiting). Raise LimitNOFILE= in the unit (or ulimit -n), or lower limits.max-connections"
+        case ENFILE:
+            return "cannot accept connections: the system-wide open-file table is full (ENFILE, sysctl fs.file-max); \(waiting). Find what holds so many files (lsof), or raise fs.file-max"
+        default:
+            return "cannot accept connections: the kernel is short of memory for sockets (\(String(cString: strerror(code)))); \(waiting). Free memory, or lower limits.max-connections"
+        }
+    }
+
     static func isResourceError(_ code: Int32) -> Bool {
         code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM
     }

@@ -117,9 +117,13 @@ public struct ConfigFile: Sendable {
         }
     }
 
+    /// A key starting with `_` is a comment (JSON has no comment syntax; the packaged
+    /// /etc/tether/tether.json explains itself in `_comment`): never checked, never read.
+    public static func isComment(_ key: String) -> Bool { key.hasPrefix("_") }
+
     static func flatten(_ node: Node, prefix: String, into keys: inout [String: Int]) {
         guard let mapping = node.mapping else { return }
-        for (key, value) in mapping {
+        for (key, value) in mapping where !isComment(key.string ?? "") {
             let name = prefix.isEmpty ? (key.string ?? "") : "\(prefix).\(key.string ?? "")"
             if value.mapping != nil {
                 flatten(value, prefix: name, into: &keys)
@@ -132,7 +136,7 @@ public struct ConfigFile: Sendable {
     static func flatten(json: Any, prefix: String) -> [String: Int] {
         guard let object = json as? [String: Any] else { return [:] }
         var keys: [String: Int] = [:]
-        for (key, value) in object {
+        for (key, value) in object where !isComment(key) {
             let name = prefix.isEmpty ? key : "\(prefix).\(key)"
             if value is [String: Any] {
                 keys.merge(flatten(json: value, prefix: name)) { $1 }

@@ -140,13 +140,16 @@ public struct RelayServer: Sendable {
                 serverName: "tether"
             ),
             onServerRunning: { channel in
-                // The listener: at the descriptor limit, pause accepting instead of spinning.
+                // The listener: at the descriptor limit, pause accepting instead of spinning;
+                // count every pause, and say so (with the limit and the remedy) once a minute.
+                let acceptWarnings = RefusalLog()
                 try? await AcceptPauseHandler.install(on: channel) { failure, pause in
-                    let error = RelayError(
-                        .init(rawValue: "fd_limit"),
-                        "\(failure); not accepting for \(pause.nanoseconds / 1_000_000) ms, connections wait in the backlog. Open-file limit: \(FileDescriptorLimit.current()?.description ?? "unknown")"
+                    relay.counters.countRefused(.init(rawValue: "fd_limit"))
+                    guard acceptWarnings.shouldLog(client: "listener", reason: "fd_limit") else { return }
+                    logger.warning(
+                        "\(AcceptPauseHandler.warning(errno: failure.errnoCode, limit: FileDescriptorLimit.current()))",
+                        metadata: ["error": "\(failure)", "pause_ms": "\(pause.nanoseconds / 1_000_000)"]
                     )
-                    relay.noteRefusal(error, client: "listener")
                 }
                 readiness.markReady()
                 let port = channel.localAddress?.port ?? 0

@@ -42,7 +42,7 @@ struct SystemdWiring {
                 var services: [any Service] = []
                 if let wedge { services.append(DebugFaultSignals(wedge: wedge, logger: logger)) }
                 services.append(Watchdog(relay: relay, notifier: notifier, logger: logger))
-                services.append(ReloadService(notifier: notifier, logger: logger, reload: reload))
+                services.append(ReloadService(notifier: notifier, logger: logger, statusFile: ReloadStatusFile(environment: environment), reload: reload))
                 // Last: the group stops services in reverse order, so STOPPING=1 goes out first.
                 services.append(StatusReporter(relay: relay, notifier: notifier, interval: statusInterval, warning: warning))
                 return services

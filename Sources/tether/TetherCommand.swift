@@ -1,4 +1,5 @@
 import ArgumentParser
+import TetherCore
 
 /// `tether`: the relay and its tools.
 @main
@@ -6,9 +7,11 @@ struct TetherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "An event relay: sequence numbers, acknowledgements, replay on reconnect.",
+        version: TetherVersion.summary,
         subcommands: [
             ServeCommand.self, TailCommand.self, PublishCommand.self, StatusCommand.self, TimelineCommand.self,
-            PluginsCommand.self, ConfigCommand.self, BackupCommand.self, RestoreCommand.self, BenchCommand.self, SimulateClientCommand.self, DevCommand.self,
+            PluginsCommand.self, ConfigCommand.self, BackupCommand.self, RestoreCommand.self, ReloadCommand.self, VersionCommand.self,
+            BenchCommand.self, SimulateClientCommand.self, DevCommand.self,
         ],
         defaultSubcommand: ServeCommand.self
     )

@@ -60,6 +60,30 @@ struct DashboardRoutesTests {
         await relay.terminate()
     }
 
+    /// The Debian package's layout: `/usr/bin/tether` finds the page in `/usr/share/tether/dashboard`
+    /// (here a `bin/` and `share/tether/dashboard/` of a temporary prefix, the binary hard-linked in).
+    @Test func anInstalledBinaryFindsThePageInShareTether() async throws {
+        let prefix = try temporaryDirectory(prefix: "prefix")
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Dashboard")
+        let share = prefix.appendingPathComponent("share/tether/dashboard")
+        try FileManager.default.createDirectory(at: share.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: source, to: share)
+        try FileManager.default.createDirectory(at: prefix.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        let installed = prefix.appendingPathComponent("bin/tether")
+        // A hard link where the file systems allow it (a symlink would resolve back), else a copy.
+        if link(RelayProcess.binary.path, installed.path) != 0 {
+            try FileManager.default.copyItem(at: RelayProcess.binary, to: installed)
+        }
+        defer { try? FileManager.default.removeItem(at: prefix) }
+        // The launcher runs the installed binary in place of the one under test, same arguments.
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"], launcher: ["/bin/sh", "-c", "exec \"\(installed.path)\" \"$@\""])
+        let (status, body, type) = try await Self.get(relay, "/")
+        #expect(status == 200 && type?.hasPrefix("text/html") == true)
+        #expect(String(decoding: body, as: UTF8.self).contains("connection-badge"))
+        #expect(try await Self.get(relay, "/dashboard/js/dashboard.js").0 == 200)
+        await relay.terminate()
+    }
+
     /// GET with the raw path sent as is (URLSession would normalise `..`).
     static func get(_ relay: RelayProcess, _ path: String) async throws -> (Int, Data, String?) {
         let result = try await Command.run("/usr/bin/curl", ["-s", "--path-as-is", "-o", "-", "-w", "\n%{http_code} %{content_type}", relay.baseURL + path])

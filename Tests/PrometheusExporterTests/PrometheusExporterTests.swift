@@ -69,7 +69,7 @@ import TetherTesting
         #expect(samples["tether_collector_up{collector=\"process\"}"] == 1)
         #expect((samples["process_resident_memory_bytes"] ?? 0) > 1_000_000)
         #expect((samples["process_open_fds"] ?? 0) > 2)
-        #expect(samples["tether_build_info{version=\"\(TetherVersion.string)\"}"] == 1)
+        #expect(samples["tether_build_info{version=\"\(TetherVersion.string)\",commit=\"\(TetherVersion.commit)\"}"] == 1)
     }
 
     @Test func noLabelCarriesAClientID() async throws {

@@ -200,7 +200,12 @@ struct LimitsEndToEndTests {
         try await Task.sleep(for: .seconds(2))
         let share = (try Self.cpuSeconds(pid) - before) / Date().timeIntervalSince(start)
         #expect(share < 0.3, "the relay used \(share) of a core while at the descriptor limit")
-        #expect(relay.log.contains("refused fd_limit"), "\(relay.log)")
+        // Said once (the pauses repeat every second at most, the warning once a minute), with the
+        // limit it hit and what to change.
+        let warnings = relay.log.split(separator: "\n").filter { $0.contains("cannot accept connections") }
+        #expect(warnings.count == 1, "\(relay.log)")
+        #expect(warnings.first?.contains("at its open-file limit (RLIMIT_NOFILE 100 (hard 100))") == true, "\(warnings)")
+        #expect(warnings.first?.contains("Raise LimitNOFILE= in the unit (or ulimit -n), or lower limits.max-connections") == true, "\(warnings)")
         // Once the flood closes, descriptors free up and health answers.
         for connection in flood { connection.close() }
         var healthy = false
@@ -210,7 +215,20 @@ struct LimitsEndToEndTests {
             if !healthy { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(healthy, "/healthz did not answer after the flood closed")
+        let metrics = String(decoding: try await Self.metricsWhenHealthy(relay), as: UTF8.self)
+        let pauses = metrics.split(separator: "\n").first { $0.hasPrefix("tether_refused_total{reason=\"fd_limit\"}") }
+        #expect((pauses?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 2, "every pause is counted: \(pauses ?? "no fd_limit sample")")
         #expect(await relay.terminate() == 0)
+    }
+
+    /// `/metrics` once descriptors are free again (polled with a deadline).
+    static func metricsWhenHealthy(_ relay: RelayProcess) async throws -> Data {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let response = try? await relay.http("GET", "/metrics"), response.status == 200 { return response.body }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return Data()
     }
 
     /// The soft "Max open files" of process `pid`.

@@ -27,6 +27,19 @@ struct StrictConfigurationTests {
         #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
     }
 
+    @Test func keysStartingWithAnUnderscoreAreCommentsButTyposBesideThemAreStillRefused() async throws {
+        let commented = try Self.file(
+            "{\"_comment\": [\"why\", \"and how\"], \"retention\": {\"_note\": \"seconds\", \"ttl\": 600}, \"lag-cap\": 2000}", extension: "json"
+        )
+        let accepted = try await Self.run(["config", "check", "--config", commented.path])
+        #expect(accepted.status == 0, "\(accepted.output)")
+        let typo = try Self.file("{\"_comment\": \"why\", \"lagcap\": 2000}", extension: "json")
+        let refused = try await Self.run(["config", "check", "--config", typo.path])
+        #expect(refused.status == 2)
+        #expect(refused.output.contains("unknown key \"lagcap\""), "\(refused.output)")
+        #expect(!refused.output.contains("_comment"), "\(refused.output)")
+    }
+
     @Test func aTypoInATetherVariableStopsStartUpWithASuggestion() async throws {
         let result = try await Self.run(["serve", "--listen", "127.0.0.1:0", "--store", "memory"], environment: ["TETHER_RETENTON_TTL": "5"])
         #expect(result.status == 2)

@@ -10,13 +10,13 @@ import TetherTesting
 struct UnitFileTests {
     static let maximumExposure = 1.1
 
-    /// A copy of deploy/systemd with ExecStart= naming the binary under test.
+    /// A copy of deploy/systemd with ExecStart= and ExecReload= naming the binary under test.
     static func installedCopy() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tether-units-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         for name in ["tether.service", "tether.socket"] {
             var text = try String(contentsOf: packageRoot.appendingPathComponent("deploy/systemd/\(name)"), encoding: .utf8)
-            text = text.replacingOccurrences(of: "/usr/local/bin/tether", with: RelayProcess.binary.path)
+            text = text.replacingOccurrences(of: "/usr/bin/tether", with: RelayProcess.binary.path)
             try Data(text.utf8).write(to: directory.appendingPathComponent(name))
         }
         return directory
@@ -116,6 +116,10 @@ struct UnitFileTests {
         for assignment in environment {
             let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { variables[parts[0]] = parts[1] }
+        }
+        // The unit's configuration file is the package's conffile; here, its source.
+        if variables["TETHER_CONFIG"] == "/etc/tether/tether.json" {
+            variables["TETHER_CONFIG"] = packageRoot.appendingPathComponent("deploy/debian/tether.json").path
         }
         let relay = try await RelayProcess.start(arguments: ["--store", "memory"], environment: variables)
         relay.signal(SIGABRT)
