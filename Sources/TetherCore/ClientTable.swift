@@ -30,6 +30,14 @@ struct ClientTable: ~Copyable {
         return Array(oldest)
     }
 
+    /// The records changed since the last save, to save now (never an ephemeral one: it leaves
+    /// no record), and forgets that they changed; a failed save marks them changed again.
+    mutating func takeChanged() -> [PersistedClient] {
+        let changed = dirty.compactMap { records[$0] }.filter { !$0.ephemeral }.map(\.persisted)
+        dirty.removeAll(keepingCapacity: true)
+        return changed
+    }
+
     /// Folds every attached session's progress into its client record.
     mutating func syncSessions(now time: Date) {
         for session in sessions.values {
@@ -119,9 +127,7 @@ extension Relay {
                 histograms.quality.observe(record.quality(now: time, configuration: configuration))
                 histograms.clientLag.observe(Double(head > record.progressSeq ? head - record.progressSeq : 0))
             }
-            let changed = table.dirty.compactMap { table.records[$0] }.filter { !$0.ephemeral }.map(\.persisted)
-            table.dirty.removeAll(keepingCapacity: true)
-            return (transitions, changed, forgotten)
+            return (transitions, table.takeChanged(), forgotten)
         }
         emit(transitions)
         return (changed, forgotten)

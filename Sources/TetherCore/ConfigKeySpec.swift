@@ -74,7 +74,8 @@ public struct ConfigKeySpec: Sendable, Hashable {
 
     static func show(_ value: Int) -> String { value == Int.max ? "any size" : String(value) }
 
-    static func show(_ value: Double) -> String {
+    /// A number as an operator writes it: `300`, not `300.0`.
+    public static func show(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 }

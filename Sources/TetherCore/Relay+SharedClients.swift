@@ -67,9 +67,7 @@ extension Relay {
         let time = now()
         let changed = clients.withLock { table -> [PersistedClient] in
             table.syncSessions(now: time)
-            let changed = table.dirty.compactMap { table.records[$0] }.filter { !$0.ephemeral }.map(\.persisted)
-            table.dirty.removeAll(keepingCapacity: true)
-            return changed
+            return table.takeChanged()
         }
         await saveClientRecords(changed: changed, forgotten: [], quiet: true)
     }

@@ -103,7 +103,8 @@ public final class Session: Sendable {
             var owedThrough = owed
             var headSeen: UInt64 = 0
             let live = relay.readLive(after: position, limit: scan, into: &buffer, owedThrough: &owedThrough, keepingUp: keepingUp, headSeen: &headSeen)
-            cursor.withLock { $0.owedThrough = max($0.owedThrough, owedThrough) }
+            // Raised only by a shared store's catch-up: no extra lock on an ordinary wake.
+            if owedThrough != owed { cursor.withLock { $0.owedThrough = max($0.owedThrough, owedThrough) } }
             switch live {
             case .caughtUp:
                 cursor.withLock { $0.keepingUp = true }

@@ -167,14 +167,10 @@ extension ServerConfiguration {
     public func summary(store: String, transports: [String], exporters: [String]) -> String {
         let retention = relay.retention
         return "configuration: store=\(store) state-dir=\(stateDirectory) transports=\(transports.joined(separator: ",")) "
-            + "exporters=\(exporters.joined(separator: ",")) retention.ttl=\(Self.show(retention.ttl))s "
+            + "exporters=\(exporters.joined(separator: ",")) retention.ttl=\(ConfigKeySpec.show(retention.ttl))s "
             + "retention.max-events=\(retention.maxEvents) retention.max-bytes=\(retention.maxBytes) lag-cap=\(relay.lagCap) window=\(relay.window) "
             + "limits: max-event-bytes=\(limits.maxEventBytes) max-body-bytes=\(limits.maxBodyBytes) max-batch-events=\(limits.maxBatchEvents) "
             + "max-connections=\(relay.admission.maxConnections) max-connections-per-address=\(relay.admission.maxConnectionsPerAddress) "
-            + "publish-rate=\(Self.show(relay.admission.publishEventsPerSecond))/s"
-    }
-
-    static func show(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+            + "publish-rate=\(ConfigKeySpec.show(relay.admission.publishEventsPerSecond))/s"
     }
 }
