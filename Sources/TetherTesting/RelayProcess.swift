@@ -141,7 +141,12 @@ public enum HTTP {
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let session = URLSession(configuration: .ephemeral)
         defer { session.finishTasksAndInvalidate() }
-        let (data, response) = try await session.data(for: request)
+        // FoundationNetworking on Linux has been seen to never complete a request (no reply, no
+        // timeout error); the deadline turns that into this request's error, not a hung test run.
+        let prepared = request
+        let (data, response) = try await withDeadline(request.timeoutInterval + 5, "\(method) \(url)") {
+            try await session.data(for: prepared)
+        }
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 

@@ -221,7 +221,7 @@ struct SharedIdentityTests {
         }
         var buffer: [Event] = []
         await #expect {
-            _ = try await older.next(into: &buffer)
+            _ = try await older.next(into: &buffer, within: 30)
         } throws: { error in
             (error as? RelayError)?.code == .superseded
         }

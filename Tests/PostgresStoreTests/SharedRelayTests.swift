@@ -126,7 +126,7 @@ struct SharedRelayTests {
         let deadline = Date().addingTimeInterval(30)
         while received.count < count, Date() < deadline {
             buffer.removeAll(keepingCapacity: true)
-            let interruption = try await session.next(into: &buffer)
+            let interruption = try await session.next(into: &buffer, within: 30)
             #expect(interruption == nil)
             received += buffer
             if let last = buffer.last { try session.ack(last.seq) }

@@ -50,13 +50,13 @@ struct SharedStallTests {
         let session = try await a.relay.subscribe(Hello(), transport: "test", remote: "test")
         _ = try await a.relay.publish(BufferStoreConformance.drafts(10))
         var buffer: [Event] = []
-        _ = try await session.next(into: &buffer)
+        _ = try await session.next(into: &buffer, within: 30)
         _ = try await a.relay.publish(BufferStoreConformance.drafts(100, start: 10))
-        while buffer.count < 16 { _ = try await session.next(into: &buffer) }
+        while buffer.count < 16 { _ = try await session.next(into: &buffer, within: 30) }
         // The window is full and the client does not acknowledge: its writer waits.
         let writer = Task {
             var more: [Event] = []
-            return (try await session.next(into: &more), more)
+            return (try await session.next(into: &more, within: 30), more)
         }
         for batch in 0..<4 {
             _ = try await a.relay.publish(BufferStoreConformance.drafts(100, start: 110 + batch * 100))
@@ -71,7 +71,7 @@ struct SharedStallTests {
             }
             if let last = more.last { try session.ack(last.seq) }
             more.removeAll()
-            interruption = try await session.next(into: &more)
+            interruption = try await session.next(into: &more, within: 30)
         }
         #expect(gap?.reason == .lagCap, "a slow client is owed at most the lag cap")
         await a.stop()
@@ -85,7 +85,7 @@ struct SharedStallTests {
         let deadline = Date().addingTimeInterval(60)
         while received.count + gaps.reduce(0, { $0 + Int($1.count) }) < count, Date() < deadline {
             buffer.removeAll(keepingCapacity: true)
-            if case .gap(let gap) = try await session.next(into: &buffer) { gaps.append(gap) }
+            if case .gap(let gap) = try await session.next(into: &buffer, within: 30) { gaps.append(gap) }
             received += buffer
             if let last = buffer.last { try session.ack(last.seq) }
         }

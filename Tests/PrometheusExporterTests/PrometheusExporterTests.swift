@@ -26,7 +26,7 @@ import TetherTesting
             published += try await relay.publish((0..<10).map { EventDraft(topic: "t", data: Array("{\"b\":\(batch),\"n\":\($0)}".utf8), time: clock.now) }).count
             var buffer: [Event] = []
             while buffer.last?.seq ?? 0 < relay.logState.head {
-                _ = try await live.next(into: &buffer)
+                _ = try await live.next(into: &buffer, within: 30)
             }
             try live.ack(buffer.last!.seq)
         }

@@ -134,7 +134,7 @@ func receive(_ session: Session, through last: UInt64) async throws -> [Event] {
             var buffer: [Event] = []
             while (received.last?.seq ?? 0) < last {
                 buffer.removeAll(keepingCapacity: true)
-                if let interruption = try await session.next(into: &buffer) {
+                if let interruption = try await session.next(into: &buffer, within: 30) {
                     Issue.record("unexpected \(interruption)")
                 }
                 received += buffer
@@ -196,7 +196,7 @@ struct SQLiteFullStoreTests {
         // Every subscriber acknowledges what it got, so every client record is dirty.
         for session in sessions {
             var buffer: [Event] = []
-            _ = try await session.next(into: &buffer)
+            _ = try await session.next(into: &buffer, within: 30)
             if let last = buffer.last?.seq { try session.ack(last) }
         }
         clock.advance(120)

@@ -71,7 +71,7 @@ import TetherTesting
         let session = try await a.subscribe(Hello(lastSequence: 0), transport: "test", remote: "")
         #expect(session.welcome.plan.gap == Gap(from: 1, to: 6, reason: .evicted))
         var buffer: [Event] = []
-        #expect(try await session.next(into: &buffer) == nil)
+        #expect(try await session.next(into: &buffer, within: 30) == nil)
         #expect(buffer.map(\.seq) == [7, 8, 9, 10])
     }
 
@@ -101,7 +101,7 @@ import TetherTesting
         var buffer: [Event] = []
         while seen.count < total {
             buffer.removeAll(keepingCapacity: true)
-            let interruption = try await session.next(into: &buffer)
+            let interruption = try await session.next(into: &buffer, within: 30)
             #expect(interruption == nil)
             seen += buffer.map(\.seq)
             if let last = buffer.last { try session.ack(last.seq) }
