@@ -50,10 +50,14 @@ struct ThreeRelayTests {
             try await SharedRelayTests.eventually(30, what) { await self.client.metrics.state == .connected }
         }
 
-        func stop() async {
-            await client.stop()
-            await runner.value
-            collector.cancel()
+        /// Stops the client and waits (30 s at most) for its run loop to end.
+        func stop() async throws {
+            let (client, runner) = (self.client, self.runner)
+            defer { collector.cancel() }
+            try await withDeadline(30, "the reader's client stopping") {
+                await client.stop()
+                await runner.value
+            }
         }
     }
 
@@ -132,7 +136,7 @@ struct ThreeRelayTests {
         try await SharedRelayTests.eventually(60, "the reader received up to \(head)") { reader.seqs.last ?? 0 >= head }
         #expect(reader.seqs == Array(1...head))
         #expect(reader.gaps.isEmpty)
-        await reader.stop()
+        try await reader.stop()
 
         // The killed relay is replaced; the reader resumes on each relay in turn, each time after
         // events were published through another one, and gets exactly what it missed.
@@ -155,7 +159,7 @@ struct ThreeRelayTests {
             #expect(zip(got, got.dropFirst()).allSatisfy { $0 < $1 }, "nothing twice")
             #expect(resumed.gaps.isEmpty)
             newest = missed.last!
-            await resumed.stop()
+            try await resumed.stop()
         }
         for relay in relays.list.withLock({ $0 }) { await relay.terminate() }
     }
