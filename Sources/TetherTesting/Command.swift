@@ -42,8 +42,7 @@ public enum Command {
             try await Task.sleep(for: .milliseconds(20))
         }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            _ = await process.exitStatus(within: 0)
             throw RelayProcessError("\(executable) did not finish within \(timeout) s:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         }
         return Result(status: process.terminationStatus, output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
@@ -52,16 +51,20 @@ public enum Command {
 
 extension Process {
     /// Waits for the program to exit, polling so no cooperative thread blocks; SIGKILL after
-    /// `timeout` seconds. Returns its exit status.
+    /// `timeout` seconds. Returns its exit status, or -1 when Foundation has still not seen it
+    /// exit 10 s after SIGKILL (a missed child exit would otherwise hold the test for ever:
+    /// `waitUntilExit()` blocks a cooperative thread, of which this machine has two).
     func exitStatus(within timeout: Double) async -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         while isRunning, Date() < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        if isRunning {
-            kill(processIdentifier, SIGKILL)
-            waitUntilExit()
+        guard isRunning else { return terminationStatus }
+        kill(processIdentifier, SIGKILL)
+        let killDeadline = Date().addingTimeInterval(10)
+        while isRunning, Date() < killDeadline {
+            try? await Task.sleep(for: .milliseconds(20))
         }
-        return terminationStatus
+        return isRunning ? -1 : terminationStatus
     }
 }

@@ -112,10 +112,19 @@ struct SharedRelayTests {
             follower = following ? Task { try await LogFollower(relay: relay, store: store).run() } : nil
         }
 
+        /// Stops the follower and closes the store, as a relay's shutdown does; a shutdown that
+        /// does not end within 30 s is recorded as this test's failure, not a hung run.
         func stop() async {
-            follower?.cancel()
-            _ = await follower?.result
-            try? await relay.store.close()
+            let (follower, store) = (self.follower, relay.store)
+            do {
+                try await withDeadline(30, "the relay's follower and store stopping") {
+                    follower?.cancel()
+                    _ = await follower?.result
+                    try? await store.close()
+                }
+            } catch {
+                Issue.record(error)
+            }
         }
     }
 

@@ -82,7 +82,7 @@ struct MetricsEndpointTests {
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate(); server.waitUntilExit() }
+        defer { server.terminate() }
 
         func query(_ expression: String) async throws -> Double? {
             let encoded = expression.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? expression
