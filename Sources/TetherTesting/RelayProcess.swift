@@ -166,11 +166,26 @@ final class OutputCollector: @unchecked Sendable {
     // @unchecked: every access to `data` holds `lock`.
     private let lock = NSLock()
     private var data = Data()
+    private var ended = false
 
     func append(_ chunk: Data) {
         lock.lock()
         data.append(chunk)
         lock.unlock()
+    }
+
+    /// The writing end is closed: everything the child wrote has been appended.
+    var isComplete: Bool {
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return ended
+        }
+        set {
+            lock.lock()
+            ended = newValue
+            lock.unlock()
+        }
     }
 
     var text: String {

@@ -21,7 +21,13 @@ public final class StreamingProcess: @unchecked Sendable {
         let collector = self.collector
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            if !data.isEmpty { collector.append(data) }
+            if data.isEmpty {
+                // End of file: the program and everything it started have closed the pipe.
+                collector.isComplete = true
+                handle.readabilityHandler = nil
+            } else {
+                collector.append(data)
+            }
         }
         try process.run()
     }
@@ -30,12 +36,14 @@ public final class StreamingProcess: @unchecked Sendable {
     public var output: String { collector.text }
 
     /// Waits until `predicate(output)` holds or `timeout` seconds pass; returns whether it held.
+    /// Once the program has exited it waits only for the rest of its output (the pipe's end of
+    /// file): the last lines it wrote may still be in the pipe when it is gone.
     @discardableResult
     public func waitUntil(timeout: Double = 20, _ predicate: (String) -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if predicate(output) { return true }
-            if !isAlive { return predicate(output) }
+            if !isAlive, collector.isComplete { return predicate(output) }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return predicate(output)

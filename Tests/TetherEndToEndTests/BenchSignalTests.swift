@@ -32,7 +32,9 @@ struct BenchSignalTests {
         kill(bench.process.processIdentifier, signal)
         let stopped = await bench.waitUntil(timeout: 20) { _ in !bench.isAlive }
         #expect(stopped, "the bench kept running after signal \(signal): \(bench.output)")
-        #expect(bench.output.contains("bench stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM"); ended 3 subscriber processes"), "\(bench.output)")
+        // Its last line may still be in the pipe when the process is gone: wait for it to arrive.
+        let message = "bench stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM"); ended 3 subscriber processes"
+        #expect(await bench.waitUntil(timeout: 10) { $0.contains(message) }, "\(bench.output)")
         let gone = Date().addingTimeInterval(10)
         while !Self.subscribers(port: relay.port).isEmpty, Date() < gone { try await Task.sleep(for: .milliseconds(50)) }
         #expect(Self.subscribers(port: relay.port).isEmpty, "subscriber processes left behind")
