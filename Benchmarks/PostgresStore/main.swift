@@ -104,7 +104,7 @@ func publishRate(relays count: Int, cluster: PostgresCluster, run: Int, options:
 }
 
 /// One run of durable batches through `count` relays: events/s and where the backends waited.
-func batchRate(relays count: Int, cluster: PostgresCluster, run: Int, options: Options) async throws -> (Double, WaitSampler.Counts) {
+func batchRate(relays count: Int, cluster: PostgresCluster, run: Int, options: Options) async throws -> (Double, WaitSampler.Counts, CPUUsage, Int) {
     let url = try cluster.createDatabase("batch_\(count)_\(run)")
     var relays: [(Relay, Task<Void, any Error>)] = []
     for _ in 0..<count { relays.append(try await makeRelay(url)) }
@@ -113,6 +113,7 @@ func batchRate(relays count: Int, cluster: PostgresCluster, run: Int, options: O
     let batches = max(1, options.batchEvents / (producers * options.batch))
     let deadline = ContinuousClock.now + .milliseconds(Int64(options.batchSeconds * 1000))
     let sampler = try WaitSampler(url: url, logger: logger)
+    let cpu = CPUUsage.sample(postgresDataDirectory: cluster.dataDirectory)
     let start = ContinuousClock.now
     let answered = try await withThrowingTaskGroup(of: Int.self) { group in
         for producer in 0..<producers {
@@ -129,9 +130,10 @@ func batchRate(relays count: Int, cluster: PostgresCluster, run: Int, options: O
         return try await group.reduce(0, +)
     }
     let seconds = (ContinuousClock.now - start).seconds
+    let used = CPUUsage.since(cpu, postgresDataDirectory: cluster.dataDirectory)
     let waits = await sampler.finish()
     await stop(relays)
-    return (Double(answered) / seconds, waits)
+    return (Double(answered) / seconds, waits, used, answered)
 }
 
 /// Publish-on-A to delivered-on-B latencies in seconds, sorted.
@@ -189,25 +191,33 @@ for count in [1, 2] {
     raw["publish_\(count)_relays"] = rates
     rows.append("| durable publish, \(count) relay\(count == 1 ? "" : "s") | \(format(rates[rates.count / 2])) events/s | \(format(rates.first!))–\(format(rates.last!)) |")
 }
-var batchRates: [Int: [Double]] = [1: [], 3: []]
-var batchWaits: [Int: [WaitSampler.Counts]] = [1: [], 3: []]
+/// One run of the batch scenario: its rate, waits, CPU and events answered.
+struct BatchRun {
+    var rate: Double
+    var waits: WaitSampler.Counts
+    var cpu: CPUUsage
+    var events: Int
+}
+var batchRuns: [Int: [BatchRun]] = [1: [], 3: []]
 for run in 0..<options.runs {
     for count in [1, 3] {
-        let (rate, waits) = try await batchRate(relays: count, cluster: cluster, run: run, options: options)
-        batchRates[count]!.append(rate)
-        batchWaits[count]!.append(waits)
+        let (rate, waits, cpu, events) = try await batchRate(relays: count, cluster: cluster, run: run, options: options)
+        batchRuns[count]!.append(BatchRun(rate: rate, waits: waits, cpu: cpu, events: events))
     }
 }
 for count in [1, 3] {
-    let rates = batchRates[count]!.sorted()
-    let waits = batchWaits[count]!.sorted { $0.share($0.lock) < $1.share($1.lock) }[batchWaits[count]!.count / 2]
-    raw["batch_\(count)_relays"] = rates
-    raw["batch_\(count)_relays_waits"] = batchWaits[count]!.map(\.json)
+    let runs = batchRuns[count]!.sorted { $0.rate < $1.rate }
+    let median = runs[runs.count / 2]
+    raw["batch_\(count)_relays"] = runs.map(\.rate)
+    raw["batch_\(count)_relays_waits"] = runs.map(\.waits.json)
+    raw["batch_\(count)_relays_cpu"] = runs.map(\.cpu.json)
     rows.append(
-        "| durable batches of \(options.batch), \(count) relay\(count == 1 ? "" : "s") × 2 producers | \(format(rates[rates.count / 2])) events/s | "
-            + "\(format(rates.first!))–\(format(rates.last!)); lock wait \(String(format: "%.0f", waits.share(waits.lock) * 100)) % (median run: \(waits.summary)) |"
+        "| durable batches of \(options.batch), \(count) relay\(count == 1 ? "" : "s") × 2 producers | \(format(median.rate)) events/s | "
+            + "\(format(runs.first!.rate))–\(format(runs.last!.rate)); lock wait \(String(format: "%.0f", median.waits.share(median.waits.lock) * 100)) % "
+            + "(median run: \(median.waits.summary); \(median.cpu.summary(events: median.events))) |"
     )
 }
+let batchRates = batchRuns.mapValues { $0.map(\.rate) }
 let scaling = batchRates[3]!.sorted()[options.runs / 2] / batchRates[1]!.sorted()[options.runs / 2]
 raw["batch_scaling_3_over_1"] = scaling
 rows.append("| durable batches, 3 relays ÷ 1 relay | \(String(format: "%.2f", scaling))× | medians of the two rows above |")
