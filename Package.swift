@@ -313,7 +313,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "tether-postgres-bench",
-            dependencies: ["TetherCore", "PostgresStore", "TetherTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TetherCore", "PostgresStore", "TetherTesting", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             path: "Benchmarks/PostgresStore",
             swiftSettings: swiftSettings
         ),

@@ -5,11 +5,17 @@
 // 1. Durable publish: P producers, each publishing one event per call (the relay group-commits
 //    concurrent calls into one transaction), through one relay and through two relays sharing
 //    the log. Events/s = events answered / wall time; median of R runs.
-// 2. Cross-relay delivery latency: one producer publishes single events on relay A at a steady
+// 2. Durable batches (issue 18): 1 and 3 relays in the same run, 2 producers per relay, each
+//    publishing batches of `--batch` events (100) with producer ids, until `--batch-events` events
+//    are answered or `--batch-seconds` pass. Events/s = events answered / wall time; median of R
+//    runs. Meanwhile a `WaitSampler` samples `pg_stat_activity` every 10 ms: the lock-wait share
+//    is the share of busy-backend samples waiting on a heavyweight lock.
+// 3. Cross-relay delivery latency: one producer publishes single events on relay A at a steady
 //    pace; a subscriber on relay B receives them (NOTIFY → read → fan-out). Latency = from just
 //    before A's publish call to B's session handing the event over; p50 and p99.
 //
-// Usage: tether-postgres-bench [--events N] [--producers P] [--runs R] [--smoke=1]
+// Usage: tether-postgres-bench [--events N] [--producers P] [--runs R] [--batch-events N]
+//        [--batch B] [--batch-seconds S] [--smoke=1]
 import Foundation
 import Logging
 import PostgresStore
@@ -22,6 +28,9 @@ struct Options {
     var producers = 64
     var runs = 3
     var latencyEvents = 2_000
+    var batchEvents = 60_000
+    var batch = 100
+    var batchSeconds = 30.0
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -30,7 +39,10 @@ struct Options {
             case "--events": events = Int(iterator.next() ?? "") ?? events
             case "--producers": producers = Int(iterator.next() ?? "") ?? producers
             case "--runs": runs = Int(iterator.next() ?? "") ?? runs
-            case "--smoke=1": events = 500; runs = 1; latencyEvents = 100
+            case "--batch-events": batchEvents = Int(iterator.next() ?? "") ?? batchEvents
+            case "--batch": batch = Int(iterator.next() ?? "") ?? batch
+            case "--batch-seconds": batchSeconds = Double(iterator.next() ?? "") ?? batchSeconds
+            case "--smoke=1": events = 500; runs = 1; latencyEvents = 100; batchEvents = 2_000; batchSeconds = 10
             case "--smoke=0": break
             default: FileHandle.standardError.write(Data("unknown argument \(argument)\n".utf8)); exit(2)
             }
@@ -91,6 +103,39 @@ func publishRate(relays count: Int, cluster: PostgresCluster, run: Int, options:
     return Double(perProducer * options.producers) / seconds
 }
 
+/// One run of durable batches through `count` relays: events/s and where the backends waited.
+func batchRate(relays count: Int, cluster: PostgresCluster, run: Int, options: Options) async throws -> (Double, WaitSampler.Counts, CPUUsage, Int) {
+    let url = try cluster.createDatabase("batch_\(count)_\(run)")
+    var relays: [(Relay, Task<Void, any Error>)] = []
+    for _ in 0..<count { relays.append(try await makeRelay(url)) }
+    let payload = Array(#"{"sensor":"s-17","value":21.5,"unit":"C"}"#.utf8)
+    let producers = 2 * count
+    let batches = max(1, options.batchEvents / (producers * options.batch))
+    let deadline = ContinuousClock.now + .milliseconds(Int64(options.batchSeconds * 1000))
+    let sampler = try WaitSampler(url: url, logger: logger)
+    let cpu = CPUUsage.sample(postgresDataDirectory: cluster.dataDirectory)
+    let start = ContinuousClock.now
+    let answered = try await withThrowingTaskGroup(of: Int.self) { group in
+        for producer in 0..<producers {
+            let relay = relays[producer % count].0
+            group.addTask {
+                var sent = 0
+                for number in 0..<batches where ContinuousClock.now < deadline {
+                    let drafts = (0..<options.batch).map { EventDraft(topic: "bench", data: payload, producerID: "p\(producer)-\(number)-\($0)") }
+                    sent += try await relay.publish(drafts).count
+                }
+                return sent
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+    let seconds = (ContinuousClock.now - start).seconds
+    let used = CPUUsage.since(cpu, postgresDataDirectory: cluster.dataDirectory)
+    let waits = await sampler.finish()
+    await stop(relays)
+    return (Double(answered) / seconds, waits, used, answered)
+}
+
 /// Publish-on-A to delivered-on-B latencies in seconds, sorted.
 func crossRelayLatency(cluster: PostgresCluster, options: Options) async throws -> [Double] {
     let url = try cluster.createDatabase("latency")
@@ -146,6 +191,36 @@ for count in [1, 2] {
     raw["publish_\(count)_relays"] = rates
     rows.append("| durable publish, \(count) relay\(count == 1 ? "" : "s") | \(format(rates[rates.count / 2])) events/s | \(format(rates.first!))–\(format(rates.last!)) |")
 }
+/// One run of the batch scenario: its rate, waits, CPU and events answered.
+struct BatchRun {
+    var rate: Double
+    var waits: WaitSampler.Counts
+    var cpu: CPUUsage
+    var events: Int
+}
+var batchRuns: [Int: [BatchRun]] = [1: [], 3: []]
+for run in 0..<options.runs {
+    for count in [1, 3] {
+        let (rate, waits, cpu, events) = try await batchRate(relays: count, cluster: cluster, run: run, options: options)
+        batchRuns[count]!.append(BatchRun(rate: rate, waits: waits, cpu: cpu, events: events))
+    }
+}
+for count in [1, 3] {
+    let runs = batchRuns[count]!.sorted { $0.rate < $1.rate }
+    let median = runs[runs.count / 2]
+    raw["batch_\(count)_relays"] = runs.map(\.rate)
+    raw["batch_\(count)_relays_waits"] = runs.map(\.waits.json)
+    raw["batch_\(count)_relays_cpu"] = runs.map(\.cpu.json)
+    rows.append(
+        "| durable batches of \(options.batch), \(count) relay\(count == 1 ? "" : "s") × 2 producers | \(format(median.rate)) events/s | "
+            + "\(format(runs.first!.rate))–\(format(runs.last!.rate)); lock wait \(String(format: "%.0f", median.waits.share(median.waits.lock) * 100)) % "
+            + "(median run: \(median.waits.summary); \(median.cpu.summary(events: median.events))) |"
+    )
+}
+let batchRates = batchRuns.mapValues { $0.map(\.rate) }
+let scaling = batchRates[3]!.sorted()[options.runs / 2] / batchRates[1]!.sorted()[options.runs / 2]
+raw["batch_scaling_3_over_1"] = scaling
+rows.append("| durable batches, 3 relays ÷ 1 relay | \(String(format: "%.2f", scaling))× | medians of the two rows above |")
 let latencies = try await crossRelayLatency(cluster: cluster, options: options)
 raw["latency_p50_s"] = percentile(latencies, 0.5)
 raw["latency_p99_s"] = percentile(latencies, 0.99)
@@ -158,6 +233,8 @@ print("""
     \(rows.joined(separator: "\n"))
 
     \(options.events) single-event publishes from \(options.producers) concurrent producers per run, \(options.runs) runs; \
+    Batches: up to \(options.batchEvents) events per run (at most \(Int(options.batchSeconds)) s) in batches of \(options.batch) with producer ids, \
+    2 producers per relay; lock wait = share of busy-backend `pg_stat_activity` samples (every 10 ms) waiting on a heavyweight lock.
     PostgreSQL 15 on the same machine (fsync on), pool of 4 connections per relay.
     """)
 try? FileManager.default.createDirectory(atPath: "bench-results", withIntermediateDirectories: true)

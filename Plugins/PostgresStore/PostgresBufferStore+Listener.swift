@@ -22,6 +22,8 @@ extension PostgresBufferStore {
                 defer { Task { try? await connection.close() } }
                 try await connection.listen(on: PostgresSchema.channel) { notifications in
                     let current = try await LogRow.read(on: connection, logger: logger)
+                    if current.head > durableHead.load(ordering: .acquiring) { try await Self.flushWAL(on: connection, logger: logger) }
+                    raiseDurableHead(to: current.head)
                     if let since = outage {
                         logger.notice(
                             "PostgreSQL reachable again; listening for heads",

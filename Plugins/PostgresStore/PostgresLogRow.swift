@@ -3,7 +3,8 @@ import Foundation
 import PostgresNIO
 
 /// The single `tether_log` row: the log's epoch, head counter, oldest retained seq, depth and trim
-/// history. Appends and trims read it `FOR UPDATE` and write it back in the same transaction.
+/// history. Trims and evictions read it `FOR UPDATE` and write it back in the same transaction;
+/// appends lock and advance it inside `tether_append` (``PostgresSchema/appendFunction``).
 struct LogRow {
     var epoch: String
     var head: UInt64
@@ -28,10 +29,14 @@ struct LogRow {
 
     private static func fetch(_ rows: PostgresRowSequence) async throws -> LogRow {
         for try await (epoch, head, oldest, events, bytes, trims) in rows.decode((String, Int64, Int64, Int64, Int64, String).self) {
-            let history = (try? JSONDecoder().decode(TrimHistory.self, from: Data(trims.utf8))) ?? TrimHistory()
-            return LogRow(epoch: epoch, head: UInt64(head), oldest: UInt64(oldest), depthEvents: Int(events), depthBytes: Int(bytes), trims: history)
+            return LogRow(epoch: epoch, head: UInt64(head), oldest: UInt64(oldest), depthEvents: Int(events), depthBytes: Int(bytes), trims: Self.trims(trims))
         }
         throw PostgresStoreError(.corrupt, "the tether_log row is missing; was the table emptied by hand? Drop the tether_* tables to start a new log")
+    }
+
+    /// The `trims` column's JSON as a history (empty when unreadable).
+    static func trims(_ text: String) -> TrimHistory {
+        (try? JSONDecoder().decode(TrimHistory.self, from: Data(text.utf8))) ?? TrimHistory()
     }
 
     func save(on connection: PostgresConnection, logger: Logger) async throws {

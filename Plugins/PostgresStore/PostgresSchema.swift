@@ -55,5 +55,54 @@ enum PostgresSchema {
         """,
         // Added after the first release: tables created before it gain the column here.
         "ALTER TABLE tether_clients ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0",
+        appendFunction,
     ]
+
+    /// The part of an append that holds the head counter, in one statement so that no round trip
+    /// to the relay happens while the row is locked: lock `tether_log`, look up the producer ids
+    /// (a fresh snapshot, after the lock), number the new events after the head, insert them,
+    /// and advance head and depth. Returns each event's seq, whether it is new, and the row.
+    /// Called as a statement of its own, so it commits as it returns (with `synchronous_commit`
+    /// off, set here: the store flushes the WAL after the lock is gone). Producer ids must be
+    /// unique within one call (the store folds repeats before calling).
+    static let appendFunction: PostgresQuery = """
+        CREATE OR REPLACE FUNCTION tether_append(
+            p_topics text[], p_times float8[], p_data bytea[], p_ids text[], p_has_id bool[], p_bytes int4[],
+            OUT o_seqs int8[], OUT o_fresh bool[], OUT o_epoch text, OUT o_head int8, OUT o_oldest int8,
+            OUT o_depth_events int8, OUT o_depth_bytes int8, OUT o_trims text
+        ) LANGUAGE plpgsql AS $fn$
+        DECLARE
+            l tether_log%ROWTYPE;
+            added int8;
+            added_bytes int8;
+        BEGIN
+            PERFORM set_config('synchronous_commit', 'off', true);
+            SELECT * INTO l FROM tether_log WHERE id = 1 FOR UPDATE;
+            -- Dynamic, so it is planned for these ids each time: a plan cached while the table was
+            -- small would scan it whole for ever after.
+            EXECUTE 'SELECT array_agg(coalesce(x.seq, $4 + x.rank) ORDER BY x.i), array_agg(x.seq IS NULL ORDER BY x.i),
+                    count(*) FILTER (WHERE x.seq IS NULL), coalesce(sum($5[x.i]) FILTER (WHERE x.seq IS NULL), 0)
+                FROM (
+                    SELECT i, e.seq, count(*) FILTER (WHERE e.seq IS NULL) OVER (ORDER BY i) AS rank
+                    FROM generate_subscripts($1, 1) AS i
+                    LEFT JOIN (SELECT producer_id, seq FROM tether_events WHERE producer_id = ANY($2)) e ON $3[i] AND e.producer_id = $2[i]
+                ) x'
+            INTO o_seqs, o_fresh, added, added_bytes
+            USING p_topics, p_ids, p_has_id, l.head, p_bytes;
+            IF added > 0 THEN
+                INSERT INTO tether_events (seq, topic, time, data, producer_id, bytes)
+                SELECT o_seqs[i], p_topics[i], p_times[i], p_data[i], CASE WHEN p_has_id[i] THEN p_ids[i] END, p_bytes[i]
+                FROM generate_subscripts(p_topics, 1) AS i WHERE o_fresh[i];
+                UPDATE tether_log SET head = l.head + added, depth_events = l.depth_events + added, depth_bytes = l.depth_bytes + added_bytes
+                WHERE id = 1;
+            END IF;
+            o_epoch := l.epoch;
+            o_head := l.head + added;
+            o_oldest := l.oldest;
+            o_depth_events := l.depth_events + added;
+            o_depth_bytes := l.depth_bytes + added_bytes;
+            o_trims := l.trims;
+        END
+        $fn$
+        """
 }

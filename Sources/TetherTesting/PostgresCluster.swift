@@ -89,7 +89,14 @@ public final class PostgresCluster: Sendable {
         try pgctl(["stop", "-w", "-t", "60", "-m", "fast"])
     }
 
-    /// Starts a cluster stopped by ``pause()`` again, on the same port.
+    /// `pg_ctl stop -m immediate`: the server dies without writing what it holds in memory (WAL
+    /// not yet written, as in a crash of PostgreSQL); ``resume()`` starts it again, and it
+    /// recovers from what its WAL holds.
+    public func crash() throws {
+        try pgctl(["stop", "-w", "-t", "60", "-m", "immediate"])
+    }
+
+    /// Starts a cluster stopped by ``pause()`` or ``crash()`` again, on the same port.
     public func resume() throws {
         try pgctl(["start", "-w", "-t", "60"])
     }

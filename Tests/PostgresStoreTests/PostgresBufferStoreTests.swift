@@ -59,6 +59,9 @@ struct PostgresBufferStoreTests {
             return try await group.reduce(into: [UInt64]()) { $0 += $1 }
         }
         #expect(sequences.sorted() == Array(1...240))
+        // A reads up to the head it knows to be on disk: B's last commit is known once B's
+        // NOTIFY arrives, or, as here, once A asks for the state.
+        #expect(try await a.state().head == 240)
         #expect(try await a.read(after: 0, limit: 1000).map(\.seq) == Array(1...240))
         // B hears heads committed through A (LISTEN/NOTIFY) as well as its own. Closing B ends
         // the stream, which bounds the wait.
