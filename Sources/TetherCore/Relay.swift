@@ -19,6 +19,12 @@ import Synchronization
 /// lock is never taken while the client lock is held.
 public final class Relay: Sendable {
     public let store: any BufferStore
+    /// The store's client records (``BufferStore/clientRecords``), resolved once here: `nil` for
+    /// a store that keeps none.
+    public let clientRecords: (any ClientRecordStore)?
+    /// The store as a log other relays append to (``BufferStore/sharedLog``), resolved once here:
+    /// `nil` when this relay is the log's only writer.
+    public let sharedLog: (any SharedLogStore)?
     public let configuration: RelayConfiguration
     public let logger: Logger
     public let counters = RelayCounters()
@@ -43,6 +49,8 @@ public final class Relay: Sendable {
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.clientRecords = store.clientRecords
+        self.sharedLog = store.sharedLog
         self.configuration = configuration
         self.logger = logger
         self.now = now
@@ -59,7 +67,7 @@ public final class Relay: Sendable {
     /// Opens the store. Call once, before anything else.
     public func start() async throws {
         let state = try await store.open()
-        if let durable = store as? any ClientRecordStore {
+        if let durable = clientRecords {
             let saved = try await durable.loadClients()
             clients.withLock { table in
                 for client in saved { table.records[client.id] = ClientRecord(restoring: client) }
@@ -150,7 +158,7 @@ public final class Relay: Sendable {
         counters.published.add(UInt64(outcome.appended.count), ordering: .relaxed)
         counters.duplicatesSuppressed.add(UInt64(outcome.sequences.count - outcome.appended.count), ordering: .relaxed)
         counters.evicted.add(UInt64(outcome.evictedEvents), ordering: .relaxed)
-        if store is any SharedLogStore {
+        if sharedLog != nil {
             // Other relays append too: only apply what directly follows the view (Relay+SharedLog).
             applyShared(outcome)
             return
@@ -208,7 +216,7 @@ public final class Relay: Sendable {
             let trimmed = try await store.trim(configuration.retention, now: time)
             counters.expired.add(UInt64(trimmed.removedEvents), ordering: .relaxed)
             let probe = try await store.state()
-            let shared = store is any SharedLogStore
+            let shared = sharedLog != nil
             log.withLock { view in view.absorb(probe, keepingHead: shared) }
             let hold = configuration.readinessHoldAfterAppendFailure
             health.withLock { status in
@@ -234,7 +242,7 @@ public final class Relay: Sendable {
     /// the next sweep tries again instead of losing them.
     /// `quiet`: the frequent position saves leave the warning to the health sweep's save.
     func saveClientRecords(changed: [PersistedClient], forgotten: [String], quiet: Bool = false) async {
-        guard let durable = store as? any ClientRecordStore, !(changed.isEmpty && forgotten.isEmpty) else { return }
+        guard let durable = clientRecords, !(changed.isEmpty && forgotten.isEmpty) else { return }
         do {
             if !changed.isEmpty { try await durable.saveClients(changed) }
             if !forgotten.isEmpty { try await durable.deleteClients(forgotten) }

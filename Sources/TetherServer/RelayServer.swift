@@ -174,7 +174,7 @@ public struct RelayServer: Sendable {
             app
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: HealthMonitor(relay: relay))]
-        if let shared = store as? any SharedLogStore {
+        if let shared = relay.sharedLog {
             // Several relays share this log: fan out what the others commit.
             services.append(.init(service: LogFollower(relay: relay, store: shared)))
         }
