@@ -33,7 +33,11 @@ final class WebSocketConnection: Sendable {
     /// The bearer token the upgrade request carried; publish frames need it in the produce scope.
     let token: String?
     let outbound: WebSocketOutboundWriter
+    /// The peer as `host:port`, for logs and stats.
     let remote: String
+    /// The peer's address without its port (``TetherRequestContext/remoteHost``): the key of the
+    /// publish rate limit.
+    let address: String
     let logger: Logger
 
     private let attached = Mutex<Session?>(nil)
@@ -49,14 +53,6 @@ final class WebSocketConnection: Sendable {
     /// An `events` frame takes more events while it is smaller than this (one event may exceed it).
     static let batchFrameBytes = 64 << 10
 
-    /// The peer's address without its port: the key of the publish rate limit.
-    var remoteAddress: String {
-        guard let colon = remote.lastIndex(of: ":") else { return remote }
-        var host = remote[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        return String(host)
-    }
-
     /// A publish as the reader decoded it, waiting for the publisher.
     private enum PublishItem: Sendable {
         case draft(EventDraft, id: String?)
@@ -71,8 +67,9 @@ final class WebSocketConnection: Sendable {
 
     init(
         relay: Relay, configuration: WebSocketTransport.Configuration, decoder: PublishRequestDecoder,
-        outbound: WebSocketOutboundWriter, remote: String, token: String?, logger: Logger
+        outbound: WebSocketOutboundWriter, remote: String, address: String, token: String?, logger: Logger
     ) {
+        self.address = address
         self.token = token
         self.relay = relay
         self.configuration = configuration
@@ -183,7 +180,7 @@ final class WebSocketConnection: Sendable {
                 if case .publish(let producerID) = frame {
                     let item: PublishItem
                     do {
-                        try relay.configuration.access.check(token, for: .produce)
+                        try relay.gate.authorize(token, for: .produce)
                         item = .draft(try decoder.decode(bytes, format: .json, now: Date())[0], id: producerID)
                     } catch {
                         item = .refused(error, id: producerID)
@@ -295,11 +292,11 @@ final class WebSocketConnection: Sendable {
                         ids.append(id)
                         index += 1
                     }
-                    let address = remoteAddress
-                    if let refusal = relay.publishRate.check(drafts.count, key: address) {
-                        relay.noteRefusal(refusal.error, client: address)
+                    do {
+                        try relay.gate.admitPublish(events: drafts.count, address: address)
+                    } catch {
                         for id in ids {
-                            guard await send(RelayFrame.error(refusal.error, id: id)) else { return }
+                            guard await send(RelayFrame.error(error.error, id: id)) else { return }
                         }
                         continue
                     }

@@ -73,7 +73,7 @@ extension Relay {
         let maxTopics = configuration.admission.maxTopicsPerClient
         if maxTopics > 0, let topics = hello.topics, topics.count > maxTopics {
             let error = RelayError(.tooManyTopics, "the subscription names \(topics.count) topics; the limit is \(maxTopics) per client (limits.max-topics-per-client)")
-            noteRefusal(error, client: remote)
+            gate.noteRefusal(error, client: remote)
             throw error
         }
         let time = now()

@@ -30,11 +30,10 @@ public final class Relay: Sendable {
     public let counters = RelayCounters()
     public let histograms = RelayHistograms()
     let now: @Sendable () -> Date
-    /// Subscriber connections open, authenticated and pending, in total and per address (``AdmissionLimits``).
-    public let connections: ConnectionLimits
-    /// Publish rate per remote address (``AdmissionLimits``).
-    public let publishRate: RateLimiter
-    let refusalLog = RefusalLog()
+    /// Where every transport admits clients: tokens, connection slots, publish rate, refusals.
+    public let gate: AdmissionGate
+    /// Subscriber connections open, authenticated and pending (``AdmissionGate/connections``).
+    public var connections: ConnectionLimits { gate.connections }
 
     let log: Mutex<LogView>
     let clients = Mutex(ClientTable())
@@ -54,8 +53,7 @@ public final class Relay: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.now = now
-        self.connections = ConnectionLimits(configuration.admission)
-        self.publishRate = RateLimiter(rate: configuration.admission.publishEventsPerSecond, burst: configuration.admission.publishBurst)
+        self.gate = AdmissionGate(configuration: configuration, counters: counters, logger: logger, now: now)
         self.log = Mutex(
             LogView(
                 state: LogState(epoch: Epoch(rawValue: ""), head: 0, oldest: 1, depthEvents: 0, depthBytes: 0, trims: TrimHistory()),

@@ -109,7 +109,7 @@ public struct RelayServer: Sendable {
                 http1: HTTP1Channel.Configuration(
                     additionalChannelHandlers: [
                         RequestBodyDeadlineHandler(timeout: .milliseconds(Int64(configuration.bodyTimeout * 1000))) { error, address in
-                            relay.noteRefusal(error, client: address?.ipAddress ?? "unknown")
+                            relay.gate.noteRefusal(error, client: TetherRequestContext.host(of: address))
                         }
                     ],
                     idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))
@@ -125,7 +125,7 @@ public struct RelayServer: Sendable {
                 case .error(let error):
                     RelayError(.handshakeFailed, "connection failed before its first request (\(error)); with TLS on, clients must use https:// and wss:// and trust the certificate")
                 }
-                relay.noteRefusal(error, client: address?.ipAddress ?? "unknown")
+                relay.gate.noteRefusal(error, client: TetherRequestContext.host(of: address))
             }
         )
         let webSocketResponder = router.buildResponder()
