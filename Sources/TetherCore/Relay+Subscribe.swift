@@ -98,7 +98,7 @@ extension Relay {
             // Another relay's commits may not have reached this relay's view yet (the client
             // comes from there): read up to its sequence before judging it from the future. Never
             // past what the store holds: the client's number is only a claim.
-            _ = try? await catchUp(to: min(last, stored))
+            _ = try? await fanOut.catchUp(to: min(last, stored))
             state = logState
         }
         let plan: ReplayPlan
@@ -317,7 +317,7 @@ extension Relay {
             table.dirty.insert(record.id)
             return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "client \(record.id) disconnected after \(Self.formatSpan(lasted)): \(reason)", seq: record.ackedSeq, reason: reason)
         }
-        forgetWaits(session: session.id)
+        fanOut.forgetWaits(session: session.id)
         if let transition { emit([transition]) }
     }
 

@@ -14,9 +14,10 @@ import Synchronization
 /// 4. Memory is the log's retention window plus O(1) per client: a subscriber holds a cursor and
 ///    an in-flight window of sequence numbers, never a copy of events.
 ///
-/// Ownership: `log` (head, recent events, waiting sessions) and `clients` are each behind one
-/// `Mutex`; the publish queue behind a third. No lock is held across an `await`, and the log
-/// lock is never taken while the client lock is held.
+/// Ownership: the view of the log, the recent events and the waiting sessions belong to the
+/// ``FanOut`` (its own lock); `clients` is behind one `Mutex`, the publish queue behind another,
+/// the health status behind a third. No lock is held across an `await`, and the fan-out's lock is
+/// never taken while the client lock is held.
 public final class Relay: Sendable {
     public let store: any BufferStore
     /// The store's client records (``BufferStore/clientRecords``), resolved once here: `nil` for
@@ -35,7 +36,9 @@ public final class Relay: Sendable {
     /// Subscriber connections open, authenticated and pending (``AdmissionGate/connections``).
     public var connections: ConnectionLimits { gate.connections }
 
-    let log: Mutex<LogView>
+    /// The view of the log, the newest events and the waiting sessions; every session reads
+    /// through it.
+    public let fanOut: FanOut
     let clients = Mutex(ClientTable())
     private let queue = Mutex(PublishQueue())
     private let health = Mutex(HealthStatus())
@@ -54,12 +57,7 @@ public final class Relay: Sendable {
         self.logger = logger
         self.now = now
         self.gate = AdmissionGate(configuration: configuration, counters: counters, logger: logger, now: now)
-        self.log = Mutex(
-            LogView(
-                state: LogState(epoch: Epoch(rawValue: ""), head: 0, oldest: 1, depthEvents: 0, depthBytes: 0, trims: TrimHistory()),
-                recent: RecentEvents(maxEvents: configuration.recentEvents, maxBytes: configuration.recentBytes)
-            )
-        )
+        self.fanOut = FanOut(store: store, shared: sharedLog != nil, configuration: configuration)
     }
 
     /// Opens the store. Call once, before anything else.
@@ -72,16 +70,7 @@ public final class Relay: Sendable {
             }
             if !saved.isEmpty { logger.info("restored client records", metadata: ["clients": "\(saved.count)"]) }
         }
-        let recent = try await store.read(
-            after: max(state.head, UInt64(configuration.recentEvents)) - UInt64(configuration.recentEvents),
-            limit: configuration.recentEvents, maxBytes: configuration.recentBytes
-        )
-        log.withLock { view in
-            view.state = state
-            view.recent.append(contentsOf: recent)
-            // Over a shared log another relay may have appended between `open` and `read`.
-            view.state.head = max(state.head, recent.last?.seq ?? 0)
-        }
+        try await fanOut.open(state)
         health.withLock { $0.lastProof = now() }
         logger.info(
             "buffer store open",
@@ -90,7 +79,7 @@ public final class Relay: Sendable {
     }
 
     /// Where the log stands, as the relay last saw it (no store round trip).
-    public var logState: LogState { log.withLock { $0.state } }
+    public var logState: LogState { fanOut.state }
 
     // MARK: Publishing
 
@@ -156,18 +145,7 @@ public final class Relay: Sendable {
         counters.published.add(UInt64(outcome.appended.count), ordering: .relaxed)
         counters.duplicatesSuppressed.add(UInt64(outcome.sequences.count - outcome.appended.count), ordering: .relaxed)
         counters.evicted.add(UInt64(outcome.evictedEvents), ordering: .relaxed)
-        if sharedLog != nil {
-            // Other relays append too: only apply what directly follows the view (Relay+SharedLog).
-            applyShared(outcome)
-            return
-        }
-        let waiting = log.withLock { view in
-            view.state = outcome.log
-            view.recent.append(contentsOf: outcome.appended)
-            view.recent.trim(below: outcome.log.oldest)
-            return view.takeAllWaiters()
-        }
-        for continuation in waiting { continuation.resume() }
+        fanOut.apply(outcome)
     }
 
     // MARK: Reading
@@ -175,16 +153,7 @@ public final class Relay: Sendable {
     /// Up to `limit` retained events after `seq`, for pollers and debugging; a page read from the
     /// store ends early at ``RelayConfiguration/readPageBytes`` (callers continue after its last).
     public func events(after seq: UInt64, limit: Int) async throws(RelayError) -> (log: LogState, events: [Event]) {
-        var buffer: [Event] = []
-        let (state, covered) = log.withLock { view in
-            (view.state, view.recent.covers(after: seq) ? view.recent.read(after: seq, limit: limit, maxBytes: configuration.readPageBytes, into: &buffer) : -1)
-        }
-        if covered >= 0 || seq >= state.head { return (state, buffer) }
-        do {
-            return (state, try await store.read(after: seq, limit: limit, maxBytes: configuration.readPageBytes))
-        } catch {
-            throw .storeUnavailable(error)
-        }
+        try await fanOut.events(after: seq, limit: limit)
     }
 
     // MARK: Health
@@ -197,7 +166,7 @@ public final class Relay: Sendable {
     /// returns while the store is wedged, so callers wait for it with their own deadline
     /// (``Watchdog`` does). Records nothing in ``healthStatus``: readiness follows the sweeps.
     public func probeLiveness() async throws -> Date {
-        _ = log.withLock { view in view.state }
+        _ = fanOut.state
         _ = try await store.state()
         // Not absorbed into the view: a probe taken before a concurrent append finished would
         // move the head back, and the sweeps keep the store's figures current.
@@ -214,8 +183,7 @@ public final class Relay: Sendable {
             let trimmed = try await store.trim(configuration.retention, now: time)
             counters.expired.add(UInt64(trimmed.removedEvents), ordering: .relaxed)
             let probe = try await store.state()
-            let shared = sharedLog != nil
-            log.withLock { view in view.absorb(probe, keepingHead: shared) }
+            fanOut.absorb(probe)
             let hold = configuration.readinessHoldAfterAppendFailure
             health.withLock { status in
                 // A store that still reads may still refuse writes (a full disk), so a failed
