@@ -89,16 +89,51 @@ public final class Relay: Sendable {
     public func publish(_ drafts: [EventDraft]) async throws(RelayError) -> [UInt64] {
         guard !drafts.isEmpty else { return [] }
         let result: Result<[UInt64], RelayError> = await withCheckedContinuation { continuation in
-            let leads = queue.withLock { queue in
+            // The generation of the drainer this publish starts, when it leads (nil: it does not).
+            let leads = queue.withLock { queue -> Result<UInt64?, RelayClosed> in
+                guard !queue.closed else { return .failure(RelayClosed()) }
                 queue.pending.append(PublishQueue.Pending(drafts: drafts, continuation: continuation))
-                defer { queue.draining = true }
-                return !queue.draining
+                guard !queue.draining else { return .success(nil) }
+                queue.draining = true
+                queue.drainerGeneration += 1
+                return .success(queue.drainerGeneration)
             }
-            if leads {
-                Task { await self.drainPublishQueue() }
+            switch leads {
+            case .failure(let closed):
+                continuation.resume(returning: .failure(.storeUnavailable(closed)))
+            case .success(let generation?):
+                let drainer = Task { await self.drainPublishQueue() }
+                // A later drainer may have started already (this one ended at once): keep the newest.
+                queue.withLock { if $0.drainerGeneration == generation { $0.drainer = drainer } }
+            case .success(nil):
+                break
             }
         }
         return try result.get()
+    }
+
+    /// Stops taking publishes, lets the drainer finish what it holds (every queued producer is
+    /// answered), then closes the store. Call once nothing else uses the relay (``StoreLifetime``
+    /// does, last in the service group); later calls do nothing.
+    ///
+    /// - Throws: what the store's `close` throws.
+    public func close() async throws {
+        let first = queue.withLock { queue in
+            defer { queue.closed = true }
+            return !queue.closed
+        }
+        guard first else { return }
+        // `draining` is the truth (a leader sets it under the lock before it starts its task);
+        // the handle may lag behind it for a moment, or name a drainer that already ended.
+        // Cancelled (the group's shutdown ran out of time, a store wedged mid-append): the drainer
+        // is cancelled too, so what it waits for fails and its producers hear 503.
+        while let drainer = queue.withLock({ $0.draining ? Optional($0.drainer) : nil }) {
+            if let drainer {
+                await withTaskCancellationHandler { await drainer.value } onCancel: { drainer.cancel() }
+            }
+            await Task.yield()
+        }
+        try await store.close()
     }
 
     private func drainPublishQueue() async {
@@ -245,6 +280,11 @@ public struct HealthStatus: Sendable, Hashable {
     }
 }
 
+/// The relay was closed (``Relay/close()``): it takes no more publishes.
+struct RelayClosed: Error, CustomStringConvertible {
+    var description: String { "the relay is shutting down" }
+}
+
 /// Publishes waiting for the store, gathered into batches by one drainer at a time.
 struct PublishQueue: ~Copyable {
     struct Pending {
@@ -253,7 +293,13 @@ struct PublishQueue: ~Copyable {
     }
 
     var pending: [Pending] = []
+    /// A drainer runs, or is about to: set under the lock by the publish that leads.
     var draining = false
+    /// The newest drainer task, for ``Relay/close()`` to wait for, and its generation.
+    var drainer: Task<Void, Never>?
+    var drainerGeneration: UInt64 = 0
+    /// Set by ``Relay/close()``: publishes are refused from then on.
+    var closed = false
 
     /// Takes whole requests until `maxEvents` is reached (a request is never split). Clears
     /// `draining` when there is nothing left, so the next publish starts a new drainer.
