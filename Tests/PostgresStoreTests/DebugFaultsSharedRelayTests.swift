@@ -17,6 +17,7 @@ struct DebugFaultsSharedRelayTests {
         let collector: Task<Void, Never>
         final class Received: Sendable {
             let seqs = Mutex<[UInt64]>([])
+            let runnerEnded = Atomic<Bool>(false)
         }
         let received = Received()
         var seqs: [UInt64] { received.seqs.withLock { $0 } }
@@ -28,8 +29,11 @@ struct DebugFaultsSharedRelayTests {
             configuration.backoff = BackoffPolicy(initialDelay: .milliseconds(100), maxDelay: .seconds(1), maxAttempts: 10_000)
             let client = try TetherClient(configuration: configuration)
             self.client = client
-            runner = Task { await client.run() }
             let received = self.received
+            runner = Task {
+                await client.run()
+                received.runnerEnded.store(true, ordering: .releasing)
+            }
             collector = Task {
                 for await item in client.events {
                     if case .event(let event) = item { received.seqs.withLock { $0.append(event.seq) } }
@@ -37,10 +41,11 @@ struct DebugFaultsSharedRelayTests {
             }
         }
 
-        func stop() async {
+        /// Stops the client and waits (30 s at most) for its run loop to end.
+        func stop() async throws {
+            defer { collector.cancel() }
             await client.stop()
-            await runner.value
-            collector.cancel()
+            try await SharedRelayTests.eventually(30, "the reader's client stopping") { received.runnerEnded.load(ordering: .acquiring) }
         }
     }
 
@@ -63,7 +68,7 @@ struct DebugFaultsSharedRelayTests {
         try await SharedRelayTests.eventually(15, "the wrapped relay's subscriber received \(seqs) published elsewhere") {
             reader.seqs == seqs
         }
-        await reader.stop()
+        try await reader.stop()
         await wrapped.terminate()
         await other.terminate()
     }
@@ -77,8 +82,8 @@ struct DebugFaultsSharedRelayTests {
         let thief = try Reader(port: wrapped.port, clientID: "owner")
         try await SharedRelayTests.eventually(30, "the second client connected under some id") { await thief.client.metrics.state == .connected }
         #expect(await thief.client.metrics.clientID != "owner", "the wrapped relay gave away an id bound on the other relay")
-        await thief.stop()
-        await owner.stop()
+        try await thief.stop()
+        try await owner.stop()
         await wrapped.terminate()
         await other.terminate()
     }

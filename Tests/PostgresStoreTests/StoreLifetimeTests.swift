@@ -1,6 +1,7 @@
 import Foundation
 import PostgresStore
 import ServiceLifecycle
+import Synchronization
 import Testing
 import TetherCore
 import TetherTesting
@@ -10,6 +11,13 @@ import TetherTesting
 /// every producer that was waiting heard an answer.
 @Suite(.enabled(if: PostgresCluster.isAvailable, "PostgreSQL server binaries are not installed"))
 struct StoreLifetimeTests {
+    /// Set when a task ended, so the test waits for it with a bound.
+    final class Ended: Sendable {
+        let flag = Atomic<Bool>(false)
+        var value: Bool { flag.load(ordering: .acquiring) }
+        func set() { flag.store(true, ordering: .releasing) }
+    }
+
     @Test func aStoppedRelayHoldsNoPostgresConnectionAndAnsweredEveryProducer() async throws {
         let cluster = try await PostgresCluster.shared()
         let database = "lifetime_\(getpid())"
@@ -27,14 +35,20 @@ struct StoreLifetimeTests {
             services: [StoreLifetime(relay: relay), HealthMonitor(relay: relay), LogFollower(relay: relay, store: store)],
             logger: relay.logger
         )
-        let running = Task { try await group.run() }
+        let groupEnded = Ended()
+        let running = Task {
+            defer { groupEnded.set() }
+            try await group.run()
+        }
         func connections() throws -> Int {
             Int(try cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)'").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         }
         try await SharedRelayTests.eventually(15, "the relay's listener is connected") { try connections() > 0 }
 
         // Producers still publishing while the group stops: each hears accepted or refused.
+        let producersEnded = Ended()
         let producers = Task {
+            defer { producersEnded.set() }
             var answers = 0
             for n in 0..<200 {
                 do throws(RelayError) {
@@ -48,7 +62,9 @@ struct StoreLifetimeTests {
         }
         try await SharedRelayTests.eventually(15, "some events were published") { relay.logState.head > 0 }
         await group.triggerGracefulShutdown()
+        try await SharedRelayTests.eventually(30, "the service group stopped") { groupEnded.value }
         try await running.value
+        try await SharedRelayTests.eventually(30, "every producer was answered") { producersEnded.value }
         #expect(await producers.value == 200)
         try await SharedRelayTests.eventually(10, "no PostgreSQL connection of the relay is left") { try connections() == 0 }
     }
