@@ -14,6 +14,9 @@ import TetherRouting
 ///
 /// So clients without a valid token can fill the pending pool at most, never the slots of
 /// clients with one. Every refusal is counted and logged (once a minute per client).
+///
+/// The rule itself is the core's (``AdmissionGate/admitSession(token:address:)`` at the
+/// handshake, ``AdmissionGate/authenticate(_:ticket:)`` at CONNECT); this adapts it to Engine.IO.
 enum HandshakeAdmission {
     static func engineAdmission(_ relay: Relay) -> EngineAdmission {
         EngineAdmission(
