@@ -12,7 +12,7 @@ public struct JSONStatsExporter: MetricsExporter {
     public func register(on routes: Routes, relay: Relay) {
         routes.get("/v1/stats") { request, _ -> Response in
             // Per-client detail (ids, addresses) is for subscribers' eyes only.
-            try relay.configuration.access.check(request.bearerToken, for: .subscribe)
+            try relay.gate.authorize(request.bearerToken, for: .subscribe)
             let body = try relay.stats().jsonBytes()
             return Response(
                 status: .ok,

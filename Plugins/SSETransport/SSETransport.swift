@@ -48,24 +48,15 @@ public struct SSETransport: Transport {
         // HEAD says whether a stream would be served (the token is checked), without opening a
         // session or taking a connection slot: a GET's stream would only be thrown away.
         routes.head("/v1/stream") { request, _ -> Response in
-            try relay.configuration.access.check(request.bearerToken, for: .subscribe)
+            try relay.gate.authorize(request.bearerToken, for: .subscribe)
             return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"])
         }
         routes.get("/v1/stream") { request, context -> Response in
-            try relay.configuration.access.check(request.bearerToken, for: .subscribe)
-            let hello = try SSEResumeRequest(request).hello
-            let remote = context.remoteDescription
-            let address = context.remoteHost
-            let ticket: ConnectionTicket
-            do throws(RelayError) {
-                ticket = try relay.connections.admit(address)
-            } catch {
-                relay.noteRefusal(error, client: address)
-                throw error
-            }
+            let ticket = try relay.gate.admitSubscriber(token: request.bearerToken, address: context.remoteHost)
             let session: Session
-            do throws(RelayError) {
-                session = try await relay.subscribe(hello, transport: "sse", remote: remote)
+            do {
+                let hello = try SSEResumeRequest(request).hello
+                session = try await relay.subscribe(hello, transport: "sse", remote: context.remoteDescription)
             } catch {
                 ticket.release()
                 throw error

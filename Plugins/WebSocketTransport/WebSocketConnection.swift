@@ -33,7 +33,11 @@ final class WebSocketConnection: Sendable {
     /// The bearer token the upgrade request carried; publish frames need it in the produce scope.
     let token: String?
     let outbound: WebSocketOutboundWriter
+    /// The peer as `host:port`, for logs and stats.
     let remote: String
+    /// The peer's address without its port (``TetherRequestContext/remoteHost``): the key of the
+    /// publish rate limit.
+    let address: String
     let logger: Logger
 
     private let attached = Mutex<Session?>(nil)
@@ -41,21 +45,13 @@ final class WebSocketConnection: Sendable {
     /// Whether the client's hello asked for `events` frames (set before the writer starts).
     private let batching = Atomic<Bool>(false)
     /// Set once a close frame was sent: nothing is written after it.
-    private let closed = Atomic<Bool>(false)
-    private let endReason = Mutex<String?>(nil)
-    private let pings = Mutex<[UInt64: ContinuousClock.Instant]>([:])
+    let closed = Atomic<Bool>(false)
+    let endReason = Mutex<String?>(nil)
+    let pings = Mutex<[UInt64: ContinuousClock.Instant]>([:])
     private let backlog = Mutex<[PublishItem]>([])
     static let maxQueuedPublishes = 1024
     /// An `events` frame takes more events while it is smaller than this (one event may exceed it).
     static let batchFrameBytes = 64 << 10
-
-    /// The peer's address without its port: the key of the publish rate limit.
-    var remoteAddress: String {
-        guard let colon = remote.lastIndex(of: ":") else { return remote }
-        var host = remote[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        return String(host)
-    }
 
     /// A publish as the reader decoded it, waiting for the publisher.
     private enum PublishItem: Sendable {
@@ -71,8 +67,9 @@ final class WebSocketConnection: Sendable {
 
     init(
         relay: Relay, configuration: WebSocketTransport.Configuration, decoder: PublishRequestDecoder,
-        outbound: WebSocketOutboundWriter, remote: String, token: String?, logger: Logger
+        outbound: WebSocketOutboundWriter, remote: String, address: String, token: String?, logger: Logger
     ) {
+        self.address = address
         self.token = token
         self.relay = relay
         self.configuration = configuration
@@ -183,7 +180,7 @@ final class WebSocketConnection: Sendable {
                 if case .publish(let producerID) = frame {
                     let item: PublishItem
                     do {
-                        try relay.configuration.access.check(token, for: .produce)
+                        try relay.gate.authorize(token, for: .produce)
                         item = .draft(try decoder.decode(bytes, format: .json, now: Date())[0], id: producerID)
                     } catch {
                         item = .refused(error, id: producerID)
@@ -295,11 +292,11 @@ final class WebSocketConnection: Sendable {
                         ids.append(id)
                         index += 1
                     }
-                    let address = remoteAddress
-                    if let refusal = relay.publishRate.check(drafts.count, key: address) {
-                        relay.noteRefusal(refusal.error, client: address)
+                    do {
+                        try relay.gate.admitPublish(events: drafts.count, address: address)
+                    } catch {
                         for id in ids {
-                            guard await send(RelayFrame.error(refusal.error, id: id)) else { return }
+                            guard await send(RelayFrame.error(error.error, id: id)) else { return }
                         }
                         continue
                     }
@@ -366,58 +363,6 @@ final class WebSocketConnection: Sendable {
             if error.code != .closed { await fail(error) }
         } catch {
             // Cancelled: another task ended the connection.
-        }
-    }
-
-    // MARK: Pinger
-
-    private func ping(_ session: Session) async {
-        var id: UInt64 = 0
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: configuration.pingInterval)
-            } catch {
-                return
-            }
-            id += 1
-            let sentID = id
-            pings.withLock { book in
-                // Unanswered pings are forgotten after a few newer ones.
-                book[sentID] = .now
-                if book.count > 8, let oldest = book.keys.min() { book[oldest] = nil }
-            }
-            guard await send(RelayFrame.ping(id: sentID)) else { return }
-        }
-    }
-
-    // MARK: Sending
-
-    /// Sends one text frame. Returns `false` if the connection is closing or closed.
-    private func send(_ bytes: [UInt8]) async -> Bool {
-        guard !closed.load(ordering: .acquiring) else { return false }
-        do {
-            try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes))))
-            return true
-        } catch {
-            endReason.withLock { $0 = $0 ?? "connection lost while writing" }
-            return false
-        }
-    }
-
-    /// Sends the error frame and the close code it maps to, once; counts client-caused errors.
-    private func fail(_ error: RelayError) async {
-        let code = WebSocketCloseCode.closing(error.code)
-        guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        // Client-caused: the close-code table says the same request would not succeed again
-        // (anything but a plain reconnect), or the client said nothing in time.
-        if error.code != .superseded, code.rule.action != .reconnect || error.code == .helloTimeout { relay.counters.countRefused(error.code) }
-        endReason.withLock { $0 = $0 ?? "\(error.code): \(error.message)" }
-        logger.debug("closing WebSocket", metadata: ["code": "\(code)", "error": "\(error)"])
-        do {
-            try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: RelayFrame.error(error, close: code)))))
-            try await outbound.close(WebSocketErrorCode(codeNumber: Int(code.code)), reason: error.code.rawValue)
-        } catch {
-            // The peer is already gone.
         }
     }
 }

@@ -71,31 +71,25 @@ public struct WebSocketTransport: Transport {
             // Hummingbird answers any upgrade refused in `shouldUpgrade` with an empty 400 that
             // would not say why. A missing or wrong token (header, or ?token= for browsers) is
             // final: close 4510/4511 (do-not-reconnect range), not retried with the same token.
-            do throws(RelayError) {
-                try relay.configuration.access.check(context.request.bearerToken, for: .subscribe)
-            } catch {
-                relay.noteRefusal(error, client: context.requestContext.remoteHost)
-                try? await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: RelayFrame.error(error)))))
-                try? await outbound.close(WebSocketErrorCode(codeNumber: error.code == .unauthorized ? 4510 : 4511), reason: error.code.rawValue)
-                return
-            }
-            // The slot is taken here, for the socket's life. Past a connection limit the client
-            // gets an error frame (too_many_connections or server_busy) and close code 1013 (try
-            // again later).
-            let address = context.requestContext.remoteHost
+            // Past a connection limit the client gets an error frame (too_many_connections or
+            // server_busy) and close code 1013 (try again later). The slot is for the socket's life.
             let ticket: ConnectionTicket
             do throws(RelayError) {
-                ticket = try relay.connections.admit(address)
+                ticket = try relay.gate.admitSubscriber(token: context.request.bearerToken, address: context.requestContext.remoteHost)
             } catch {
-                relay.noteRefusal(error, client: address)
+                let close = switch error.code {
+                case .unauthorized: 4510
+                case .forbidden: 4511
+                default: 1013
+                }
                 try? await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: RelayFrame.error(error)))))
-                try? await outbound.close(WebSocketErrorCode(codeNumber: 1013), reason: error.code.rawValue)
+                try? await outbound.close(WebSocketErrorCode(codeNumber: close), reason: error.code.rawValue)
                 return
             }
             defer { ticket.release() }
             let connection = WebSocketConnection(
                 relay: relay, configuration: configuration, decoder: decoder, outbound: outbound,
-                remote: context.requestContext.remoteDescription, token: context.request.bearerToken, logger: context.logger
+                remote: context.requestContext.remoteDescription, address: context.requestContext.remoteHost, token: context.request.bearerToken, logger: context.logger
             )
             await connection.run(inbound: inbound)
         }

@@ -16,6 +16,11 @@ public import struct Foundation.Date
 /// - ``trim(_:now:)`` removes events from the old end only, and remembers why (``TrimHistory``).
 ///
 /// A store with background work (a trimmer, a connection pool) may also conform to `Service`.
+///
+/// What a store offers beyond the log is said by ``clientRecords`` and ``sharedLog``, which the
+/// relay reads once, when it is created; nothing downcasts a store to find out. A store that
+/// conforms to ``ClientRecordStore`` or ``SharedLogStore`` gets them by default; a decorator (a
+/// store that wraps another) must pass on every capability of the store it wraps.
 public protocol BufferStore: Sendable {
     /// Opens (or creates) the log and says where it stands. Called once before any other method.
     func open() async throws -> LogState
@@ -37,9 +42,21 @@ public protocol BufferStore: Sendable {
 
     /// Flushes and releases the store. No other method is called afterwards.
     func close() async throws
+
+    /// This store as a keeper of client records, or `nil` when it keeps none (the relay then
+    /// forgets its clients on restart).
+    var clientRecords: (any ClientRecordStore)? { get }
+
+    /// This store as a log shared with other relays, or `nil` when this relay is its only writer.
+    var sharedLog: (any SharedLogStore)? { get }
 }
 
 extension BufferStore {
+    /// A plain log: no client records.
+    public var clientRecords: (any ClientRecordStore)? { nil }
+    /// A plain log: this relay is its only writer.
+    public var sharedLog: (any SharedLogStore)? { nil }
+
     /// Up to `limit` retained events with `seq > after`, in order, with no byte bound (tests,
     /// small logs). The relay always bounds its reads.
     public func read(after seq: UInt64, limit: Int) async throws -> [Event] {

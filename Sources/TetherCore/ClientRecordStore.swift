@@ -8,6 +8,9 @@ public import struct Foundation.Date
 /// (so the binding to its secret is never lost) and saves changed records in each health sweep.
 public protocol ClientRecordStore: BufferStore {
     func loadClients() async throws -> [PersistedClient]
+    /// The saved record of one client id, or `nil`. The default loads every record and picks
+    /// one; a store that can look one up directly should.
+    func loadClient(_ id: String) async throws -> PersistedClient?
     /// Inserts or replaces these records, but never replaces a record's secret: a record bound to
     /// another secret is left as it is.
     func saveClients(_ clients: [PersistedClient]) async throws
@@ -20,6 +23,12 @@ public protocol ClientRecordStore: BufferStore {
 }
 
 extension ClientRecordStore {
+    public var clientRecords: (any ClientRecordStore)? { self }
+
+    public func loadClient(_ id: String) async throws -> PersistedClient? {
+        try await loadClients().first { $0.id == id }
+    }
+
     /// For a store only one relay uses, the relay's own client table already decided: a plain save.
     public func bindClient(_ client: PersistedClient) async throws -> PersistedClient {
         try await saveClients([client])

@@ -3,7 +3,7 @@ import Synchronization
 
 /// Keeps a relay's view of a shared log current: whenever the ``SharedLogStore`` reports a new
 /// head (any relay's commit), it reads the new range and fans it out to this relay's subscribers
-/// exactly like a local append (``Relay/catchUp(to:)``).
+/// exactly like a local append (``FanOut/catchUp(to:pageSize:)``).
 ///
 /// The store's head updates are the main path. A slow safety poll (`safetyPoll`, a few seconds)
 /// asks the store for its head as well, so a lost notification delays delivery by at most that
@@ -67,7 +67,7 @@ public struct LogFollower: Service {
                 for await _ in wakes {
                     let goal = target.value
                     do {
-                        try await relay.catchUp(to: goal)
+                        try await relay.fanOut.catchUp(to: goal)
                         if failing {
                             relay.logger.notice("shared log readable again; fan-out caught up", metadata: ["head": "\(relay.logState.head)"])
                             failing = false

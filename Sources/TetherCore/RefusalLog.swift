@@ -1,4 +1,3 @@
-import Logging
 public import struct Foundation.Date
 import Synchronization
 
@@ -27,16 +26,6 @@ public final class RefusalLog: Sendable {
                 seen = seen.filter { now.timeIntervalSince($0.value) < interval }
             }
             return true
-        }
-    }
-}
-
-extension Relay {
-    /// Counts a refusal under its code and logs it at most once per client and reason per minute.
-    public func noteRefusal(_ error: RelayError, client: String) {
-        counters.countRefused(error.code)
-        if refusalLog.shouldLog(client: client, reason: error.code.rawValue, now: now()) {
-            logger.warning("refused \(error.code) (logged once a minute per client)", metadata: ["client": "\(client)", "message": "\(error.message)"])
         }
     }
 }

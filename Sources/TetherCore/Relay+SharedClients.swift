@@ -22,7 +22,7 @@ extension Relay {
     ///   holds no record of the id (one it holds is judged on what is in memory: its secret was
     ///   bound in the store, and a bound secret never changes).
     func refreshSharedClient(_ id: String?, transport: String, remote: String) async throws(RelayError) {
-        guard let id, store is any SharedLogStore, let durable = store as? any ClientRecordStore else { return }
+        guard let id, sharedLog != nil, let durable = clientRecords else { return }
         let (attached, known) = clients.withLock { ($0.records[id]?.sessionID != nil, $0.records[id] != nil) }
         guard !attached else { return }
         let saved: PersistedClient?
@@ -63,7 +63,7 @@ extension Relay {
     /// Folds attached sessions' progress into their records and saves every changed record, so a
     /// resume on another relay without `last_sequence` starts close to where the client is.
     public func saveClientPositions() async {
-        guard store is any ClientRecordStore else { return }
+        guard clientRecords != nil else { return }
         let time = now()
         let changed = clients.withLock { table -> [PersistedClient] in
             table.syncSessions(now: time)
@@ -76,7 +76,7 @@ extension Relay {
     /// another relay is closed. A failed claim is logged: the connection works, but a connection
     /// of the same id elsewhere is not superseded until this relay reconnects it.
     func claimAcrossRelays(_ session: Session) async {
-        guard let shared = store as? any SharedLogStore else { return }
+        guard let shared = sharedLog else { return }
         do {
             session.generation = try await shared.claimConnection(session.clientID)
         } catch {
@@ -105,7 +105,7 @@ extension Relay {
     /// The sweep's check of every attached client's claim, for notifications lost while the
     /// store's connection was down.
     func checkClaims() async {
-        guard let shared = store as? any SharedLogStore else { return }
+        guard let shared = sharedLog else { return }
         let attached = clients.withLock { table in
             table.sessions.values.compactMap { session in session.generation == 0 ? nil : session.clientID }
         }

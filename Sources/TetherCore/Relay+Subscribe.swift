@@ -73,7 +73,7 @@ extension Relay {
         let maxTopics = configuration.admission.maxTopicsPerClient
         if maxTopics > 0, let topics = hello.topics, topics.count > maxTopics {
             let error = RelayError(.tooManyTopics, "the subscription names \(topics.count) topics; the limit is \(maxTopics) per client (limits.max-topics-per-client)")
-            noteRefusal(error, client: remote)
+            gate.noteRefusal(error, client: remote)
             throw error
         }
         let time = now()
@@ -92,13 +92,13 @@ extension Relay {
         } else {
             request = .live
         }
-        if store is any SharedLogStore, case .resume(let epoch, let last) = request, epoch == nil || epoch == state.epoch, last > state.head,
+        if sharedLog != nil, case .resume(let epoch, let last) = request, epoch == nil || epoch == state.epoch, last > state.head,
             let stored = try? await store.state().head, stored > state.head
         {
             // Another relay's commits may not have reached this relay's view yet (the client
             // comes from there): read up to its sequence before judging it from the future. Never
             // past what the store holds: the client's number is only a claim.
-            _ = try? await catchUp(to: min(last, stored))
+            _ = try? await fanOut.catchUp(to: min(last, stored))
             state = logState
         }
         let plan: ReplayPlan
@@ -228,7 +228,7 @@ extension Relay {
             throw RelayError(.resumeRefused, "client id \(claim.record.id) was just claimed by another connection: resume it with its resume_token, or connect without a client_id to get a new one")
         }
         if claim.known { counters.reconnects.add(1, ordering: .relaxed) }
-        if !claim.known, !claim.record.ephemeral, !(store is any SharedLogStore), let durable = store as? any ClientRecordStore {
+        if !claim.known, !claim.record.ephemeral, sharedLog == nil, let durable = clientRecords {
             // Bind the new id to its secret durably before the client can rely on it.
             do {
                 try await durable.saveClients([claim.record.persisted])
@@ -252,7 +252,7 @@ extension Relay {
     ///   the client chose the id (`named`); a relay-assigned id cannot collide, so it is welcomed
     ///   and saved by a later flush.
     private func bindShared(_ record: ClientRecord, named: Bool, transport: String, remote: String) async throws(RelayError) -> Bool {
-        guard store is any SharedLogStore, let durable = store as? any ClientRecordStore else { return true }
+        guard sharedLog != nil, let durable = clientRecords else { return true }
         let stored: PersistedClient
         do {
             stored = try await durable.bindClient(record.persisted)
@@ -317,7 +317,7 @@ extension Relay {
             table.dirty.insert(record.id)
             return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "client \(record.id) disconnected after \(Self.formatSpan(lasted)): \(reason)", seq: record.ackedSeq, reason: reason)
         }
-        forgetWaits(session: session.id)
+        fanOut.forgetWaits(session: session.id)
         if let transition { emit([transition]) }
     }
 

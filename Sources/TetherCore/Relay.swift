@@ -14,23 +14,31 @@ import Synchronization
 /// 4. Memory is the log's retention window plus O(1) per client: a subscriber holds a cursor and
 ///    an in-flight window of sequence numbers, never a copy of events.
 ///
-/// Ownership: `log` (head, recent events, waiting sessions) and `clients` are each behind one
-/// `Mutex`; the publish queue behind a third. No lock is held across an `await`, and the log
-/// lock is never taken while the client lock is held.
+/// Ownership: the view of the log, the recent events and the waiting sessions belong to the
+/// ``FanOut`` (its own lock); `clients` is behind one `Mutex`, the publish queue behind another,
+/// the health status behind a third. No lock is held across an `await`, and the fan-out's lock is
+/// never taken while the client lock is held.
 public final class Relay: Sendable {
     public let store: any BufferStore
+    /// The store's client records (``BufferStore/clientRecords``), resolved once here: `nil` for
+    /// a store that keeps none.
+    public let clientRecords: (any ClientRecordStore)?
+    /// The store as a log other relays append to (``BufferStore/sharedLog``), resolved once here:
+    /// `nil` when this relay is the log's only writer.
+    public let sharedLog: (any SharedLogStore)?
     public let configuration: RelayConfiguration
     public let logger: Logger
     public let counters = RelayCounters()
     public let histograms = RelayHistograms()
     let now: @Sendable () -> Date
-    /// Subscriber connections open, authenticated and pending, in total and per address (``AdmissionLimits``).
-    public let connections: ConnectionLimits
-    /// Publish rate per remote address (``AdmissionLimits``).
-    public let publishRate: RateLimiter
-    let refusalLog = RefusalLog()
+    /// Where every transport admits clients: tokens, connection slots, publish rate, refusals.
+    public let gate: AdmissionGate
+    /// Subscriber connections open, authenticated and pending (``AdmissionGate/connections``).
+    public var connections: ConnectionLimits { gate.connections }
 
-    let log: Mutex<LogView>
+    /// The view of the log, the newest events and the waiting sessions; every session reads
+    /// through it.
+    public let fanOut: FanOut
     let clients = Mutex(ClientTable())
     private let queue = Mutex(PublishQueue())
     private let health = Mutex(HealthStatus())
@@ -43,39 +51,26 @@ public final class Relay: Sendable {
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.clientRecords = store.clientRecords
+        self.sharedLog = store.sharedLog
         self.configuration = configuration
         self.logger = logger
         self.now = now
-        self.connections = ConnectionLimits(configuration.admission)
-        self.publishRate = RateLimiter(rate: configuration.admission.publishEventsPerSecond, burst: configuration.admission.publishBurst)
-        self.log = Mutex(
-            LogView(
-                state: LogState(epoch: Epoch(rawValue: ""), head: 0, oldest: 1, depthEvents: 0, depthBytes: 0, trims: TrimHistory()),
-                recent: RecentEvents(maxEvents: configuration.recentEvents, maxBytes: configuration.recentBytes)
-            )
-        )
+        self.gate = AdmissionGate(configuration: configuration, counters: counters, logger: logger, now: now)
+        self.fanOut = FanOut(store: store, shared: sharedLog != nil, configuration: configuration)
     }
 
     /// Opens the store. Call once, before anything else.
     public func start() async throws {
         let state = try await store.open()
-        if let durable = store as? any ClientRecordStore {
+        if let durable = clientRecords {
             let saved = try await durable.loadClients()
             clients.withLock { table in
                 for client in saved { table.records[client.id] = ClientRecord(restoring: client) }
             }
             if !saved.isEmpty { logger.info("restored client records", metadata: ["clients": "\(saved.count)"]) }
         }
-        let recent = try await store.read(
-            after: max(state.head, UInt64(configuration.recentEvents)) - UInt64(configuration.recentEvents),
-            limit: configuration.recentEvents, maxBytes: configuration.recentBytes
-        )
-        log.withLock { view in
-            view.state = state
-            view.recent.append(contentsOf: recent)
-            // Over a shared log another relay may have appended between `open` and `read`.
-            view.state.head = max(state.head, recent.last?.seq ?? 0)
-        }
+        try await fanOut.open(state)
         health.withLock { $0.lastProof = now() }
         logger.info(
             "buffer store open",
@@ -84,7 +79,7 @@ public final class Relay: Sendable {
     }
 
     /// Where the log stands, as the relay last saw it (no store round trip).
-    public var logState: LogState { log.withLock { $0.state } }
+    public var logState: LogState { fanOut.state }
 
     // MARK: Publishing
 
@@ -94,16 +89,51 @@ public final class Relay: Sendable {
     public func publish(_ drafts: [EventDraft]) async throws(RelayError) -> [UInt64] {
         guard !drafts.isEmpty else { return [] }
         let result: Result<[UInt64], RelayError> = await withCheckedContinuation { continuation in
-            let leads = queue.withLock { queue in
+            // The generation of the drainer this publish starts, when it leads (nil: it does not).
+            let leads = queue.withLock { queue -> Result<UInt64?, RelayClosed> in
+                guard !queue.closed else { return .failure(RelayClosed()) }
                 queue.pending.append(PublishQueue.Pending(drafts: drafts, continuation: continuation))
-                defer { queue.draining = true }
-                return !queue.draining
+                guard !queue.draining else { return .success(nil) }
+                queue.draining = true
+                queue.drainerGeneration += 1
+                return .success(queue.drainerGeneration)
             }
-            if leads {
-                Task { await self.drainPublishQueue() }
+            switch leads {
+            case .failure(let closed):
+                continuation.resume(returning: .failure(.storeUnavailable(closed)))
+            case .success(let generation?):
+                let drainer = Task { await self.drainPublishQueue() }
+                // A later drainer may have started already (this one ended at once): keep the newest.
+                queue.withLock { if $0.drainerGeneration == generation { $0.drainer = drainer } }
+            case .success(nil):
+                break
             }
         }
         return try result.get()
+    }
+
+    /// Stops taking publishes, lets the drainer finish what it holds (every queued producer is
+    /// answered), then closes the store. Call once nothing else uses the relay (``StoreLifetime``
+    /// does, last in the service group); later calls do nothing.
+    ///
+    /// - Throws: what the store's `close` throws.
+    public func close() async throws {
+        let first = queue.withLock { queue in
+            defer { queue.closed = true }
+            return !queue.closed
+        }
+        guard first else { return }
+        // `draining` is the truth (a leader sets it under the lock before it starts its task);
+        // the handle may lag behind it for a moment, or name a drainer that already ended.
+        // Cancelled (the group's shutdown ran out of time, a store wedged mid-append): the drainer
+        // is cancelled too, so what it waits for fails and its producers hear 503.
+        while let drainer = queue.withLock({ $0.draining ? Optional($0.drainer) : nil }) {
+            if let drainer {
+                await withTaskCancellationHandler { await drainer.value } onCancel: { drainer.cancel() }
+            }
+            await Task.yield()
+        }
+        try await store.close()
     }
 
     private func drainPublishQueue() async {
@@ -150,18 +180,7 @@ public final class Relay: Sendable {
         counters.published.add(UInt64(outcome.appended.count), ordering: .relaxed)
         counters.duplicatesSuppressed.add(UInt64(outcome.sequences.count - outcome.appended.count), ordering: .relaxed)
         counters.evicted.add(UInt64(outcome.evictedEvents), ordering: .relaxed)
-        if store is any SharedLogStore {
-            // Other relays append too: only apply what directly follows the view (Relay+SharedLog).
-            applyShared(outcome)
-            return
-        }
-        let waiting = log.withLock { view in
-            view.state = outcome.log
-            view.recent.append(contentsOf: outcome.appended)
-            view.recent.trim(below: outcome.log.oldest)
-            return view.takeAllWaiters()
-        }
-        for continuation in waiting { continuation.resume() }
+        fanOut.apply(outcome)
     }
 
     // MARK: Reading
@@ -169,16 +188,7 @@ public final class Relay: Sendable {
     /// Up to `limit` retained events after `seq`, for pollers and debugging; a page read from the
     /// store ends early at ``RelayConfiguration/readPageBytes`` (callers continue after its last).
     public func events(after seq: UInt64, limit: Int) async throws(RelayError) -> (log: LogState, events: [Event]) {
-        var buffer: [Event] = []
-        let (state, covered) = log.withLock { view in
-            (view.state, view.recent.covers(after: seq) ? view.recent.read(after: seq, limit: limit, maxBytes: configuration.readPageBytes, into: &buffer) : -1)
-        }
-        if covered >= 0 || seq >= state.head { return (state, buffer) }
-        do {
-            return (state, try await store.read(after: seq, limit: limit, maxBytes: configuration.readPageBytes))
-        } catch {
-            throw .storeUnavailable(error)
-        }
+        try await fanOut.events(after: seq, limit: limit)
     }
 
     // MARK: Health
@@ -191,7 +201,7 @@ public final class Relay: Sendable {
     /// returns while the store is wedged, so callers wait for it with their own deadline
     /// (``Watchdog`` does). Records nothing in ``healthStatus``: readiness follows the sweeps.
     public func probeLiveness() async throws -> Date {
-        _ = log.withLock { view in view.state }
+        _ = fanOut.state
         _ = try await store.state()
         // Not absorbed into the view: a probe taken before a concurrent append finished would
         // move the head back, and the sweeps keep the store's figures current.
@@ -208,8 +218,7 @@ public final class Relay: Sendable {
             let trimmed = try await store.trim(configuration.retention, now: time)
             counters.expired.add(UInt64(trimmed.removedEvents), ordering: .relaxed)
             let probe = try await store.state()
-            let shared = store is any SharedLogStore
-            log.withLock { view in view.absorb(probe, keepingHead: shared) }
+            fanOut.absorb(probe)
             let hold = configuration.readinessHoldAfterAppendFailure
             health.withLock { status in
                 // A store that still reads may still refuse writes (a full disk), so a failed
@@ -234,7 +243,7 @@ public final class Relay: Sendable {
     /// the next sweep tries again instead of losing them.
     /// `quiet`: the frequent position saves leave the warning to the health sweep's save.
     func saveClientRecords(changed: [PersistedClient], forgotten: [String], quiet: Bool = false) async {
-        guard let durable = store as? any ClientRecordStore, !(changed.isEmpty && forgotten.isEmpty) else { return }
+        guard let durable = clientRecords, !(changed.isEmpty && forgotten.isEmpty) else { return }
         do {
             if !changed.isEmpty { try await durable.saveClients(changed) }
             if !forgotten.isEmpty { try await durable.deleteClients(forgotten) }
@@ -271,6 +280,11 @@ public struct HealthStatus: Sendable, Hashable {
     }
 }
 
+/// The relay was closed (``Relay/close()``): it takes no more publishes.
+struct RelayClosed: Error, CustomStringConvertible {
+    var description: String { "the relay is shutting down" }
+}
+
 /// Publishes waiting for the store, gathered into batches by one drainer at a time.
 struct PublishQueue: ~Copyable {
     struct Pending {
@@ -279,7 +293,13 @@ struct PublishQueue: ~Copyable {
     }
 
     var pending: [Pending] = []
+    /// A drainer runs, or is about to: set under the lock by the publish that leads.
     var draining = false
+    /// The newest drainer task, for ``Relay/close()`` to wait for, and its generation.
+    var drainer: Task<Void, Never>?
+    var drainerGeneration: UInt64 = 0
+    /// Set by ``Relay/close()``: publishes are refused from then on.
+    var closed = false
 
     /// Takes whole requests until `maxEvents` is reached (a request is never split). Clears
     /// `draining` when there is nothing left, so the next publish starts a new drainer.

@@ -17,6 +17,8 @@ public final class Session: Sendable {
     public let welcome: Welcome
     public var clientID: String { welcome.clientID }
     let relay: Relay
+    /// Where this session's events come from, replay and live alike; it never reads the store.
+    let fanOut: FanOut
     let topics: Set<String>?
     private let cursor: Mutex<Cursor>
 
@@ -66,6 +68,7 @@ public final class Session: Sendable {
     init(id: UInt64, relay: Relay, welcome: Welcome, topics: Set<String>?, window: Int) {
         self.id = id
         self.relay = relay
+        self.fanOut = relay.fanOut
         self.welcome = welcome
         self.topics = topics
         let start = welcome.plan.startAfter
@@ -93,7 +96,7 @@ public final class Session: Sendable {
             guard free > 0 else {
                 // Held back by its own acknowledgements: what arrives meanwhile is its own lag.
                 cursor.withLock { $0.keepingUp = false }
-                await relay.waitForChange(session: id, after: nil)
+                await fanOut.waitForChange(session: id, after: nil)
                 continue
             }
             let start = buffer.count
@@ -102,20 +105,20 @@ public final class Session: Sendable {
             let scan = topics == nil ? free : max(free, 1024)
             var owedThrough = owed
             var headSeen: UInt64 = 0
-            let live = relay.readLive(after: position, limit: scan, into: &buffer, owedThrough: &owedThrough, keepingUp: keepingUp, headSeen: &headSeen)
+            let live = fanOut.readLive(after: position, limit: scan, into: &buffer, owedThrough: &owedThrough, keepingUp: keepingUp, headSeen: &headSeen)
             // Raised only by a shared store's catch-up: no extra lock on an ordinary wake.
             if owedThrough != owed { cursor.withLock { $0.owedThrough = max($0.owedThrough, owedThrough) } }
             switch live {
             case .caughtUp:
                 cursor.withLock { $0.keepingUp = true }
-                await relay.waitForChange(session: id, after: position)
+                await fanOut.waitForChange(session: id, after: position)
             case .gap(let gap):
                 skip(gap)
                 return .gap(gap)
             case .events:
                 if deliver(from: start, free: free, in: &buffer, headSeen: headSeen) { return nil }
             case .readStore:
-                switch try await readStore(after: position, limit: scan, into: &buffer) {
+                switch try await fanOut.readStore(after: position, limit: scan, into: &buffer) {
                 case .events:
                     if deliver(from: start, free: free, in: &buffer, headSeen: headSeen) { return nil }
                 case .gap(let gap):
@@ -123,42 +126,12 @@ public final class Session: Sendable {
                     return .gap(gap)
                 case .caughtUp:
                     cursor.withLock { $0.keepingUp = true }
-                    await relay.waitForChange(session: id, after: position)
+                    await fanOut.waitForChange(session: id, after: position)
                 case .readStore:
                     continue
                 }
             }
         }
-    }
-
-    /// Reads the store after `position` and proves continuity: the first event read must be
-    /// `position + 1` and each next one follows the last. The log may have been trimmed between
-    /// ``Relay/readLive(after:limit:into:)`` and this read (a count cap evicting under a fast
-    /// producer, a TTL sweep); what is missing is then a declared gap, never a silent skip.
-    /// Appends only a contiguous run to `buffer`.
-    private func readStore(after position: UInt64, limit: Int, into buffer: inout [Event]) async throws -> LiveRead {
-        let events: [Event]
-        do {
-            events = try await relay.store.read(after: position, limit: limit, maxBytes: relay.configuration.readPageBytes)
-        } catch {
-            throw RelayError.storeUnavailable(error)
-        }
-        guard let first = events.first else {
-            // Nothing retained after `position`: either nothing newer exists yet, or all of it
-            // was trimmed. Only the store knows which; the relay's view may lag behind it.
-            let log: LogState
-            do { log = try await relay.store.state() } catch { throw RelayError.storeUnavailable(error) }
-            guard log.head > position else { return .caughtUp }
-            guard log.oldest > position + 1 else { return .readStore }  // appended meanwhile: read again
-            return .gap(relay.trimGap(from: position + 1, to: log.oldest - 1, trims: log.trims))
-        }
-        guard first.seq == position + 1 else {
-            return .gap(relay.trimGap(from: position + 1, to: first.seq - 1, trims: nil))
-        }
-        var count = 1
-        while count < events.count, events[count].seq == events[count - 1].seq + 1 { count += 1 }
-        buffer.append(contentsOf: events.prefix(count))
-        return .events(count: count)
     }
 
     /// Filters the freshly read `buffer[start...]` by topic, keeps at most `free`, and advances
@@ -250,7 +223,7 @@ public final class Session: Sendable {
         }
         relay.counters.acked.add(UInt64(outcome.count), ordering: .relaxed)
         if isStale.load(ordering: .relaxed) { becameActive(at: time) }
-        if outcome.wasFull { relay.wake(session: id) }
+        if outcome.wasFull { fanOut.wake(session: id) }
     }
 
     /// Inbound traffic of any kind: keeps the connection from going stale.
@@ -330,7 +303,7 @@ public final class Session: Sendable {
         if let detachReason {
             relay.detach(self, reason: detachReason)  // also resumes a waiting writer
         } else {
-            relay.wake(session: id)
+            fanOut.wake(session: id)
         }
     }
 

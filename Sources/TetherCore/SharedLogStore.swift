@@ -42,16 +42,10 @@ public struct ConnectionClaim: Sendable, Hashable {
 }
 
 extension SharedLogStore {
+    public var sharedLog: (any SharedLogStore)? { self }
+
     /// A shared log without client records has nothing to supersede across relays.
     public func claimConnection(_ clientID: String) async throws -> UInt64 { 0 }
     public func connectionClaims() -> AsyncStream<ConnectionClaim> { AsyncStream { $0.finish() } }
     public func connectionGenerations(_ clientIDs: [String]) async throws -> [String: UInt64] { [:] }
-}
-
-extension ClientRecordStore {
-    /// The saved record of one client id, or `nil`. The default loads every record and picks one;
-    /// a store that can look one up directly should.
-    public func loadClient(_ id: String) async throws -> PersistedClient? {
-        try await loadClients().first { $0.id == id }
-    }
 }

@@ -22,8 +22,12 @@ public struct TetherRequestContext: RequestContext, WebSocketRequestContext, Rem
         self.channel = source.channel
     }
 
-    /// The peer's address without its port (the key of per-address limits), or `unknown`.
-    public var remoteHost: String { remoteAddress?.ipAddress ?? "unknown" }
+    /// The peer's address without its port (the key of per-address limits and of the refusal
+    /// log), or `unknown`.
+    public var remoteHost: String { Self.host(of: remoteAddress) }
+
+    /// What ``remoteHost`` is for a connection seen below the router (a handshake, a body deadline).
+    public static func host(of address: SocketAddress?) -> String { address?.ipAddress ?? "unknown" }
 
     /// The peer as `host:port`, for logs and stats.
     public var remoteDescription: String {

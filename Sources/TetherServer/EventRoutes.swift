@@ -18,7 +18,7 @@ struct EventRoutes {
 
     /// `POST /v1/events`: one object, an array, or NDJSON → `202 {"accepted": [seq, ...]}`.
     @Sendable func publish(_ request: Request, context: TetherRequestContext) async throws -> Response {
-        try relay.configuration.access.check(request.bearerToken, for: .produce)
+        try relay.gate.authorize(request.bearerToken, for: .produce)
         let format: PublishRequestDecoder.Format
         let mediaType = request.headers[.contentType]?.split(separator: ";").first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
@@ -32,10 +32,10 @@ struct EventRoutes {
         var body = try await request.body.collect(upTo: decoder.limits.maxBodyBytes)
         let bytes = body.readBytes(length: body.readableBytes) ?? []
         let drafts = try decoder.decode(bytes, format: format, now: Date())
-        let address = context.remoteHost
-        if let refusal = relay.publishRate.check(drafts.count, key: address) {
-            relay.noteRefusal(refusal.error, client: address)
-            throw RateLimitedError(error: refusal.error, retryAfter: refusal.retryAfter)
+        do {
+            try relay.gate.admitPublish(events: drafts.count, address: context.remoteHost)
+        } catch {
+            throw RateLimitedError(error: error.error, retryAfter: error.retryAfter)
         }
         let sequences = try await relay.publish(drafts)
         var writer = JSONWriter(capacity: 16 + sequences.count * 8)
@@ -50,7 +50,7 @@ struct EventRoutes {
 
     /// `GET /v1/events?after=N&limit=K` → `{"epoch", "head", "oldest", "events": [...]}`.
     @Sendable func poll(_ request: Request, context: TetherRequestContext) async throws -> Response {
-        try relay.configuration.access.check(request.bearerToken, for: .subscribe)
+        try relay.gate.authorize(request.bearerToken, for: .subscribe)
         let query = request.uri.queryParameters
         let after = try Self.parameter(query, "after", default: 0, max: ClientSequence.max)
         let limit = try Self.parameter(query, "limit", default: 100, max: 10_000)

@@ -38,7 +38,7 @@ struct HostMiddleware: RouterMiddleware {
                 "this relay does not answer to the name \(name) (Host header); if clients reach it by that name, add it to allowed-hosts (--allowed-hosts \(name))"
             )
         }
-        relay.noteRefusal(error, client: context.remoteHost)
+        relay.gate.noteRefusal(error, client: context.remoteHost)
         return JSONErrorMiddleware<Context>.response(for: error)
     }
 }

@@ -116,7 +116,7 @@ struct OriginMiddleware: RouterMiddleware {
                 .originNotAllowed,
                 "pages from \(origin) may not use this relay; add the origin to allowed-origins (--allowed-origins \(origin)) if they should"
             )
-            relay.noteRefusal(error, client: context.remoteHost)
+            relay.gate.noteRefusal(error, client: context.remoteHost)
             return JSONErrorMiddleware<Context>.response(for: error)
         case .allowedCrossOrigin:
             break

@@ -22,6 +22,8 @@ public struct RelayServer: Sendable {
     public var hooks = ServerHooks()
     /// Where each configured value came from, so plugin configuration errors can name it.
     public var origins = ConfigOrigins()
+    /// Whether the listener is bound: set by the server once it accepts, read by `/readyz`.
+    let readiness = Readiness()
 
     public init(configuration: ServerConfiguration, config: ConfigReader, registry: PluginRegistry<TetherRouter>, logger: Logger) {
         self.configuration = configuration
@@ -30,14 +32,39 @@ public struct RelayServer: Sendable {
         self.logger = logger
     }
 
-    /// Opens the store, starts listening and runs until a shutdown signal.
+    /// Opens the store, starts listening and runs until a shutdown signal: four steps, each
+    /// below.
     ///
     /// - Throws: ``PluginError`` for an unknown store name, or what the store throws on open
     ///   (both before anything listens).
     public func run() async throws {
-        let descriptor = try registry.store(named: configuration.storeName)
-        let transports = try registry.transports(named: configuration.transportNames ?? registry.transports.map(\.name))
-        let exporters = try registry.exporters(named: configuration.exporterNames ?? registry.exporters.map(\.name))
+        let plugins = try choosePlugins()
+        let (relay, tls) = try await openRelay(plugins)
+        let router = try await makeRouter(relay, plugins)
+        let server = makeServer(router: router, relay: relay, plugins: plugins, tls: tls)
+        try await runServices(relay: relay, server: server)
+    }
+
+    /// The plugins configuration names, by kind.
+    struct ChosenPlugins {
+        var store: PluginDescriptor<any BufferStore>
+        var transports: [PluginDescriptor<any Transport<TetherRouter>>]
+        var exporters: [PluginDescriptor<any MetricsExporter<TetherRouter>>]
+    }
+
+    /// Step 1: the plugins by name (an unknown name fails here, before anything is opened).
+    func choosePlugins() throws -> ChosenPlugins {
+        ChosenPlugins(
+            store: try registry.store(named: configuration.storeName),
+            transports: try registry.transports(named: configuration.transportNames ?? registry.transports.map(\.name)),
+            exporters: try registry.exporters(named: configuration.exporterNames ?? registry.exporters.map(\.name))
+        )
+    }
+
+    /// Step 2, the prelude: creates the store and the relay, says what is about to run (and what
+    /// is risky about it), loads the TLS files, and opens the store. Nothing listens yet.
+    func openRelay(_ plugins: ChosenPlugins) async throws -> (Relay, TLSConfiguration?) {
+        let descriptor = plugins.store
         let store: any BufferStore
         do {
             store = try await descriptor.make(context(for: "store", descriptor.name))
@@ -45,7 +72,7 @@ public struct RelayServer: Sendable {
             throw RelayStartError("buffer store \"\(descriptor.name)\" could not be created: \(error)")
         }
         let relay = Relay(store: store, configuration: configuration.relay, logger: logger)
-        logger.notice("\(configuration.summary(store: descriptor.name, transports: transports.map(\.name), exporters: exporters.map(\.name)))")
+        logger.notice("\(configuration.summary(store: descriptor.name, transports: plugins.transports.map(\.name), exporters: plugins.exporters.map(\.name)))")
         if let warning = configuration.insecureWarning {
             logger.critical("\(warning)", metadata: ["listen": "\(configuration.host):\(configuration.port)"])
         }
@@ -69,8 +96,12 @@ public struct RelayServer: Sendable {
         } catch {
             throw RelayStartError("buffer store \"\(descriptor.name)\" could not be opened: \(error)")
         }
+        return (relay, tls)
+    }
 
-        let readiness = Readiness()
+    /// Step 3: the HTTP surface: middleware, the core's routes, the dashboard, and every chosen
+    /// transport and exporter.
+    func makeRouter(_ relay: Relay, _ plugins: ChosenPlugins) async throws -> TetherRouter {
         // HEAD is answered wherever GET is (monitoring probes use it), from the GET route with
         // the body left out.
         let router = TetherRouter(context: TetherRequestContext.self, options: .autoGenerateHeadEndpoints)
@@ -87,16 +118,25 @@ public struct RelayServer: Sendable {
         EventRoutes(relay: relay, decoder: PublishRequestDecoder(limits: configuration.limits), readiness: readiness)
             .register(on: router)
         DashboardRoutes().register(on: router)
-        for descriptor in transports {
+        for descriptor in plugins.transports {
             try await descriptor.make(context(for: "transport", descriptor.name)).register(on: router, relay: relay)
         }
-        for descriptor in exporters {
+        for descriptor in plugins.exporters {
             try await descriptor.make(context(for: "exporter", descriptor.name)).register(on: router, relay: relay)
         }
+        return router
+    }
 
+    /// Step 4a: the listener (or the inherited socket, with socket activation) with its
+    /// connection limits, handshake and body deadlines, and what happens once it accepts.
+    func makeServer(router: TetherRouter, relay: Relay, plugins: ChosenPlugins, tls: TLSConfiguration?) -> any Service {
+        let configuration = self.configuration
         let logger = self.logger
-        let storeName = descriptor.name
+        let storeName = plugins.store.name
+        let transports = plugins.transports
+        let exporters = plugins.exporters
         let hooks = self.hooks
+        let readiness = self.readiness
         let connections = ConnectionChannelFactory(
             http: .init(
                 // The idle timeout bounds the time between requests; the handshake deadline bounds
@@ -109,7 +149,7 @@ public struct RelayServer: Sendable {
                 http1: HTTP1Channel.Configuration(
                     additionalChannelHandlers: [
                         RequestBodyDeadlineHandler(timeout: .milliseconds(Int64(configuration.bodyTimeout * 1000))) { error, address in
-                            relay.noteRefusal(error, client: address?.ipAddress ?? "unknown")
+                            relay.gate.noteRefusal(error, client: TetherRequestContext.host(of: address))
                         }
                     ],
                     idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))
@@ -125,7 +165,7 @@ public struct RelayServer: Sendable {
                 case .error(let error):
                     RelayError(.handshakeFailed, "connection failed before its first request (\(error)); with TLS on, clients must use https:// and wss:// and trust the certificate")
                 }
-                relay.noteRefusal(error, client: address?.ipAddress ?? "unknown")
+                relay.gate.noteRefusal(error, client: TetherRequestContext.host(of: address))
             }
         )
         let webSocketResponder = router.buildResponder()
@@ -168,19 +208,37 @@ public struct RelayServer: Sendable {
             logger: logger
         )
         // Socket activation: the same application, served on the inherited socket.
-        let server: any Service = if let socket = hooks.listeningSocket {
-            InheritedSocketServer(router: router, connections: connections, socket: socket, serverName: "tether", onServerRunning: { await app.onServerRunning($0) }, logger: logger)
-        } else {
-            app
+        if let socket = hooks.listeningSocket {
+            return InheritedSocketServer(router: router, connections: connections, socket: socket, serverName: "tether", onServerRunning: { await app.onServerRunning($0) }, logger: logger)
         }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: HealthMonitor(relay: relay))]
-        if let shared = store as? any SharedLogStore {
+        return app
+    }
+
+    /// Step 4b: runs every long-running part in one `ServiceGroup` until SIGTERM or SIGINT.
+    ///
+    /// The shutdown order, in one place. The group starts the services in this order and stops
+    /// them in the reverse order, each only after the one after it returned:
+    /// 1. ``ShutdownNotice`` hears of the shutdown first and logs it;
+    /// 2. the process's own services (``ServerHooks/services``: systemd's status, reload and
+    ///    watchdog), so `STOPPING=1` goes out before connections close;
+    /// 3. the HTTP server: it stops accepting, and open connections get `grace` to finish;
+    /// 4. the ``LogFollower`` (over a shared log), then the ``HealthMonitor``;
+    /// 5. ``StoreLifetime`` last: nothing uses the store any more, so it lets the publish drainer
+    ///    finish and closes the store, which ends the store's own background work (PostgreSQL's
+    ///    pool and listener). No task of the relay outlives the group.
+    /// Past `grace` the group cancels what is left; the store is then closed here, after the
+    /// group returned.
+    func runServices(relay: Relay, server: any Service) async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: StoreLifetime(relay: relay)),
+            .init(service: HealthMonitor(relay: relay)),
+        ]
+        if let shared = relay.sharedLog {
             // Several relays share this log: fan out what the others commit.
             services.append(.init(service: LogFollower(relay: relay, store: shared)))
         }
         services.append(.init(service: server))
         services += hooks.services(relay).map { .init(service: $0) }
-        // Last, so that graceful shutdown reaches it first.
         let grace = Duration.seconds(10)
         services.append(.init(service: ShutdownNotice(logger: logger, grace: grace), successTerminationBehavior: .ignore))
         var groupConfiguration = ServiceGroupConfiguration(
@@ -196,10 +254,10 @@ public struct RelayServer: Sendable {
         do {
             try await group.run()
         } catch {
-            try? await store.close()
+            try? await relay.close()
             throw ListenFailure.explain(error, host: configuration.host, port: configuration.port) ?? error
         }
-        try await store.close()
+        try await relay.close()
         logger.notice("stopped", metadata: ["head": "\(relay.logState.head)"])
     }
 }

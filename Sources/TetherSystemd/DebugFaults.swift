@@ -67,14 +67,28 @@ public final class WedgeSwitch: Sendable {
 /// A ``BufferStore`` whose every call waits at a ``WedgeSwitch`` first (except `close`, so that
 /// shutdown still completes). Wrapping the store wedges the core where a real fault would: the
 /// health sweep and the watchdog's liveness probe never return, so no ping is sent.
-public struct WedgeableStore: BufferStore {
+///
+/// It keeps every capability of the store it wraps, and nothing more: ``clientRecords`` and
+/// ``sharedLog`` are this wrapper exactly when they are the wrapped store's, so a wrapped
+/// PostgreSQL store still follows the shared log and binds client ids with its compare-and-set.
+/// (The capability methods are only reached through those two properties, so the wrapped store
+/// always has what they forward to.) The streams of a shared log are passed through unwedged:
+/// they only say "look again", and every look goes through a wedged call.
+public struct WedgeableStore: ClientRecordStore, SharedLogStore {
     public let base: any BufferStore
     public let wedge: WedgeSwitch
+    private let baseRecords: (any ClientRecordStore)?
+    private let baseShared: (any SharedLogStore)?
 
     public init(_ base: any BufferStore, wedge: WedgeSwitch) {
         self.base = base
         self.wedge = wedge
+        baseRecords = base.clientRecords
+        baseShared = base.sharedLog
     }
+
+    public var clientRecords: (any ClientRecordStore)? { baseRecords == nil ? nil : self }
+    public var sharedLog: (any SharedLogStore)? { baseShared == nil ? nil : self }
 
     public func open() async throws -> LogState {
         try await wedge.passage()
@@ -104,39 +118,41 @@ public struct WedgeableStore: BufferStore {
     public func close() async throws {
         try await base.close()
     }
-}
 
-/// The same wrapper for a store that keeps client records, so wrapping changes nothing else about
-/// a durable store.
-public struct WedgeableRecordStore: ClientRecordStore {
-    public let inner: WedgeableStore
-    public let records: any ClientRecordStore
+    // MARK: ClientRecordStore, when the wrapped store is one
 
-    public init(_ base: any ClientRecordStore, wedge: WedgeSwitch) {
-        inner = WedgeableStore(base, wedge: wedge)
-        records = base
+    private func records() async throws -> any ClientRecordStore {
+        try await wedge.passage()
+        guard let baseRecords else { throw MissingCapability(name: "ClientRecordStore") }
+        return baseRecords
     }
 
-    public func open() async throws -> LogState { try await inner.open() }
-    public func append(_ drafts: [EventDraft]) async throws -> AppendOutcome { try await inner.append(drafts) }
-    public func read(after seq: UInt64, limit: Int, maxBytes: Int) async throws -> [Event] { try await inner.read(after: seq, limit: limit, maxBytes: maxBytes) }
-    public func trim(_ policy: RetentionPolicy, now: Date) async throws -> TrimOutcome { try await inner.trim(policy, now: now) }
-    public func state() async throws -> LogState { try await inner.state() }
-    public func close() async throws { try await inner.close() }
+    public func loadClients() async throws -> [PersistedClient] { try await records().loadClients() }
+    public func loadClient(_ id: String) async throws -> PersistedClient? { try await records().loadClient(id) }
+    public func saveClients(_ clients: [PersistedClient]) async throws { try await records().saveClients(clients) }
+    public func deleteClients(_ ids: [String]) async throws { try await records().deleteClients(ids) }
+    public func bindClient(_ client: PersistedClient) async throws -> PersistedClient { try await records().bindClient(client) }
 
-    public func loadClients() async throws -> [PersistedClient] {
-        try await inner.wedge.passage()
-        return try await records.loadClients()
+    // MARK: SharedLogStore, when the wrapped store is one
+
+    private func shared() async throws -> any SharedLogStore {
+        try await wedge.passage()
+        guard let baseShared else { throw MissingCapability(name: "SharedLogStore") }
+        return baseShared
     }
 
-    public func saveClients(_ clients: [PersistedClient]) async throws {
-        try await inner.wedge.passage()
-        try await records.saveClients(clients)
+    public func headUpdates() -> AsyncStream<UInt64> { baseShared?.headUpdates() ?? AsyncStream { $0.finish() } }
+    public func connectionClaims() -> AsyncStream<ConnectionClaim> { baseShared?.connectionClaims() ?? AsyncStream { $0.finish() } }
+    public func claimConnection(_ clientID: String) async throws -> UInt64 { try await shared().claimConnection(clientID) }
+    public func connectionGenerations(_ clientIDs: [String]) async throws -> [String: UInt64] {
+        try await shared().connectionGenerations(clientIDs)
     }
 
-    public func deleteClients(_ ids: [String]) async throws {
-        try await inner.wedge.passage()
-        try await records.deleteClients(ids)
+    /// A capability method called on a wrapper that does not advertise it (a caller that ignored
+    /// ``clientRecords`` or ``sharedLog``).
+    struct MissingCapability: Error, CustomStringConvertible {
+        var name: String
+        var description: String { "the wrapped store is not a \(name)" }
     }
 }
 
@@ -146,11 +162,7 @@ extension PluginRegistry {
         var registry = self
         registry.stores = stores.map { descriptor in
             PluginDescriptor(name: descriptor.name, summary: descriptor.summary) { context in
-                let store = try await descriptor.make(context)
-                if let durable = store as? any ClientRecordStore {
-                    return WedgeableRecordStore(durable, wedge: wedge)
-                }
-                return WedgeableStore(store, wedge: wedge)
+                WedgeableStore(try await descriptor.make(context), wedge: wedge)
             }
         }
         return registry

@@ -29,7 +29,7 @@ struct SharedStallTests {
         }
         #expect(a.relay.logState.head == 0, "relay A has not followed the log yet")
         let head = try await b.relay.store.state().head
-        #expect(try await a.relay.catchUp(to: head) == 2500)
+        #expect(try await a.relay.fanOut.catchUp(to: head) == 2500)
         let (events, gaps) = try await receiving.value
         #expect(gaps.isEmpty, "no gap while the events are retained: \(gaps)")
         #expect(events.map(\.seq) == Array(1...2500))

@@ -50,7 +50,7 @@ import TetherTesting
         #expect(try await a.publish(BufferStoreConformance.drafts(1, start: 3)) == [4])
         // A's own event follows B's, which A has not read yet: its view must not jump over them.
         #expect(a.logState.head == 0)
-        #expect(try await a.catchUp(to: 4) == 4)
+        #expect(try await a.fanOut.catchUp(to: 4) == 4)
         let (log, events) = try await a.events(after: 0, limit: 10)
         #expect(log.head == 4)
         #expect(events.map(\.seq) == [1, 2, 3, 4])
@@ -66,7 +66,7 @@ import TetherTesting
         try await a.start()
         _ = try await shared.base.append(BufferStoreConformance.drafts(10))
         _ = try await shared.base.trim(RetentionPolicy(ttl: 3600, maxEvents: 4, maxBytes: 1 << 30), now: Date())
-        #expect(try await a.catchUp(to: 10) == 10)
+        #expect(try await a.fanOut.catchUp(to: 10) == 10)
         #expect(a.logState.oldest == 7)
         let session = try await a.subscribe(Hello(lastSequence: 0), transport: "test", remote: "")
         #expect(session.welcome.plan.gap == Gap(from: 1, to: 6, reason: .evicted))

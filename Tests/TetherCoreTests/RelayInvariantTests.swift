@@ -116,7 +116,7 @@ import TetherTesting
         // Invariant 4: whatever the clients did, the relay holds the log once, within its caps.
         let state = relay.logState
         #expect(state.depthEvents <= configuration.retention.maxEvents)
-        #expect(relay.log.withLock { $0.recent.count } <= configuration.recentEvents)
+        #expect(relay.fanOut.recentCount <= configuration.recentEvents)
     }
 
     /// Resumes (or first connects) a model client and checks the welcome against the log.
@@ -167,7 +167,7 @@ import TetherTesting
             _ = try await relay.publish((0..<100).map { EventDraft(topic: "t", data: Array("{\"n\":\($0)}".utf8)) })
         }
         #expect(relay.logState.depthEvents == 1000)
-        #expect(relay.log.withLock { $0.recent.count } == 1000)
+        #expect(relay.fanOut.recentCount == 1000)
         var buffer: [Event] = []
         let interruption = try await sessions[0].next(into: &buffer)
         #expect(interruption == .gap(Gap(from: 1, to: 4500, reason: .lagCap)))

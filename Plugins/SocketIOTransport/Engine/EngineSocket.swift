@@ -17,7 +17,7 @@ final class EngineSocket: Sendable {
     /// Inbound `message` packets, in order; finishes when the session closes.
     let inbound: AsyncStream<EngineMessage>
     private let inboundContinuation: AsyncStream<EngineMessage>.Continuation
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let onClose: @Sendable (EngineSocket) -> Void
 
     enum Transport: Sendable { case polling, websocket }
@@ -33,7 +33,7 @@ final class EngineSocket: Sendable {
         case serverClosed = "server closed the session"
     }
 
-    private struct State {
+    struct State {
         var transport: Transport
         /// A WebSocket probe succeeded: polls are answered with `noop` until the upgrade completes.
         var probing = false
@@ -242,36 +242,6 @@ final class EngineSocket: Sendable {
         }
     }
 
-    // MARK: Upgrade
-
-    /// Whether a WebSocket may take this session over (it is polling and no upgrade is under way).
-    var canUpgrade: Bool { state.withLock { $0.closed == nil && $0.transport == .polling && !$0.probing } }
-
-    /// A probe arrived over WebSocket: pending and later polls get `noop` until the upgrade ends.
-    func beginUpgrade() -> Bool {
-        let began = state.withLock { state -> Bool in
-            guard state.closed == nil, state.transport == .polling, !state.probing else { return false }
-            state.probing = true
-            return true
-        }
-        if began { wakeReaders() }
-        return began
-    }
-
-    /// The client sent `upgrade`: from now on only the WebSocket carries this session.
-    func completeUpgrade() {
-        state.withLock { state in
-            state.probing = false
-            state.transport = .websocket
-        }
-        wakeReaders()
-    }
-
-    /// The probing WebSocket went away before `upgrade`: polling goes on.
-    func abortUpgrade() {
-        state.withLock { $0.probing = false }
-    }
-
     // MARK: Heartbeat and closing
 
     /// Starts the heartbeat (``runHeartbeat()``) for the session's life.
@@ -400,7 +370,7 @@ final class EngineSocket: Sendable {
         }
     }
 
-    private func wakeReaders() {
+    func wakeReaders() {
         let waiters = state.withLock { state in
             defer { state.readers.removeAll() }
             return Array(state.readers.values)

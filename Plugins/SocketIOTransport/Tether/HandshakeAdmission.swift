@@ -14,28 +14,18 @@ import TetherRouting
 ///
 /// So clients without a valid token can fill the pending pool at most, never the slots of
 /// clients with one. Every refusal is counted and logged (once a minute per client).
+///
+/// The rule itself is the core's (``AdmissionGate/admitSession(token:address:)`` at the
+/// handshake, ``AdmissionGate/authenticate(_:ticket:)`` at CONNECT); this adapts it to Engine.IO.
 enum HandshakeAdmission {
     static func engineAdmission(_ relay: Relay) -> EngineAdmission {
         EngineAdmission(
             admit: { request, address throws(RelayError) in
-                do throws(RelayError) {
-                    return try admit(request.bearerToken, address: address, relay: relay)
-                } catch {
-                    relay.noteRefusal(error, client: address)
-                    throw error
-                }
+                try relay.gate.admitSession(token: request.bearerToken, address: address)
             },
             refusalMessages: { error in
                 [SocketIOPacket.connectError(error.message, data: TetherNamespace.errorData(error), namespace: "/").encodeHeaderAndPayload()]
             }
         )
-    }
-
-    static func admit(_ token: String?, address: String, relay: Relay) throws(RelayError) -> ConnectionTicket {
-        let access = relay.configuration.access
-        if access.isOpen(.subscribe) { return try relay.connections.admit(address) }
-        guard let token else { return try relay.connections.admit(address, pool: .pending) }
-        try access.check(token, for: .subscribe)
-        return try relay.connections.admit(address)
     }
 }

@@ -13,7 +13,7 @@ struct SeedPublishRoute: Sendable {
 
     func register(on router: TetherRouter) {
         router.post("/api/events") { request, _ -> Response in
-            try relay.configuration.access.check(request.bearerToken, for: .produce)
+            try relay.gate.authorize(request.bearerToken, for: .produce)
             var body = try await request.body.collect(upTo: decoder.limits.maxBodyBytes)
             let bytes = body.readBytes(length: body.readableBytes) ?? []
             let drafts = try drafts(bytes)

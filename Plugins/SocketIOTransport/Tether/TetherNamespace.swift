@@ -63,9 +63,7 @@ struct TetherNamespace: SocketIONamespace {
     /// `Authorization: Bearer`), or now by `auth.token`, which moves its slot from the pending
     /// pool to the main one (``HandshakeAdmission``).
     private func authenticate(_ auth: TetherAuth, engine: EngineSocket) throws(RelayError) {
-        if engine.ticket?.isAuthenticated == true { return }
-        try relay.configuration.access.check(auth.accessToken, for: .subscribe)
-        try engine.ticket?.promote()
+        try relay.gate.authenticate(auth.accessToken, ticket: engine.ticket)
     }
 
     /// Answers a CONNECT with CONNECT_ERROR. A session that is still unauthenticated is closed
@@ -75,7 +73,7 @@ struct TetherNamespace: SocketIONamespace {
             await socket.refuse(error.message, data: Self.errorData(error))
             return
         }
-        relay.noteRefusal(error, client: ticket.address)
+        relay.gate.noteRefusal(error, client: ticket.address)
         let packet = SocketIOPacket.connectError(error.message, data: Self.errorData(error), namespace: socket.namespace)
         socket.engine.closeAfter([.text(packet.encodeHeaderAndPayload())], reason: .serverClosed)
         socket.finish()
