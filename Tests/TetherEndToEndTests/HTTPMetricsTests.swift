@@ -19,10 +19,20 @@ struct HTTPMetricsTests {
         metrics.split(separator: "\n").filter { $0.hasPrefix(name + "{") }
     }
 
-    static func scrape(_ relay: RelayProcess) async throws -> String {
-        let response = try await relay.http("GET", "/metrics")
-        #expect(response.status == 200)
-        return String(decoding: response.body, as: UTF8.self)
+    /// `/metrics` once it counts at least `requests` requests. A request is counted when its body
+    /// has been written, which can be just after the client read the response: a scrape at once
+    /// may not see it yet (polled for 10 s at most).
+    static func scrape(_ relay: RelayProcess, counting requests: Int) async throws -> String {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            let response = try await relay.http("GET", "/metrics")
+            #expect(response.status == 200)
+            let text = String(decoding: response.body, as: UTF8.self)
+            let counted = text.split(separator: "\n").filter { $0.hasPrefix("hb_requests_total{") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+            if counted >= Double(requests) || Date() > deadline { return text }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     static func promtoolPasses(_ relay: RelayProcess) async throws {
@@ -37,7 +47,7 @@ struct HTTPMetricsTests {
         let published = try await relay.http("POST", "/v1/events", body: Data(#"{"topic":"t","data":1}"#.utf8), headers: ["Content-Type": "application/json"])
         #expect(published.status == 202)
         #expect(try await relay.http("GET", "/healthz").status == 200)
-        let text = try await Self.scrape(relay)
+        let text = try await Self.scrape(relay, counting: 2)
         #expect(Self.value(text, "hb_requests_total", ["http_route": "/v1/events", "http_request_method": "POST", "http_response_status_code": "202"]) == 1)
         #expect(Self.value(text, "hb_requests_total", ["http_route": "/healthz", "http_response_status_code": "200"]) == 1)
         #expect(Self.series(text, "hb_request_errors_total").isEmpty, "no error series for 2xx: \(Self.series(text, "hb_request_errors_total"))")
@@ -51,7 +61,7 @@ struct HTTPMetricsTests {
         #expect(try await relay.http("POST", "/v1/events", body: Data("{not json".utf8), headers: json).status == 400)
         #expect(try await relay.http("POST", "/v1/events", body: Data("x".utf8), headers: ["Content-Type": "text/plain"]).status == 415)
         #expect(try await relay.http("GET", "/no/such/route").status == 404)
-        let text = try await Self.scrape(relay)
+        let text = try await Self.scrape(relay, counting: 3)
         let route = ["http_route": "/v1/events", "http_request_method": "POST"]
         #expect(Self.value(text, "hb_requests_total", route.merging(["http_response_status_code": "400"]) { $1 }) == 1)
         #expect(Self.value(text, "hb_requests_total", route.merging(["http_response_status_code": "415"]) { $1 }) == 1)
@@ -76,7 +86,7 @@ struct HTTPMetricsTests {
         let body = (0..<400).map { #"{"topic":"full","data":{"pad":"\#(pad)","i":\#($0)}}"# }.joined(separator: "\n")
         let refused = try await relay.http("POST", "/v1/events", body: Data(body.utf8), headers: ["Content-Type": "application/x-ndjson"])
         #expect(refused.status == 503)
-        let text = try await Self.scrape(relay)
+        let text = try await Self.scrape(relay, counting: 1)
         let route = ["http_route": "/v1/events", "http_request_method": "POST"]
         #expect(Self.value(text, "hb_requests_total", route.merging(["http_response_status_code": "503"]) { $1 }) == 1)
         #expect(Self.value(text, "hb_request_errors_total", route.merging(["error_type": "503"]) { $1 }) == 1)
@@ -96,7 +106,7 @@ struct HTTPMetricsTests {
         #expect(try await relay.http("HEAD", "/v1/stream").status == 200)
         let stats = try #require(try HTTP.json(try await relay.http("GET", "/v1/stats").body) as? [String: Any])
         #expect((stats["clients"] as? [Any])?.isEmpty == true, "HEAD /v1/stream registered a client: \(stats)")
-        let text = try await Self.scrape(relay)
+        let text = try await Self.scrape(relay, counting: 8)  // 7 HEADs and the GET of /v1/stats
         #expect(Self.value(text, "tether_connection_slots", ["pool": "authenticated"]) == 0)
         #expect(Self.value(text, "hb_requests_total", ["http_route": "/healthz", "http_request_method": "HEAD", "http_response_status_code": "200"]) == 1)
         await relay.terminate()
