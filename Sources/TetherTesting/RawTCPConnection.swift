@@ -176,3 +176,28 @@ public final class RawTCPConnection: @unchecked Sendable {
         return frames
     }
 }
+
+extension RawTCPConnection {
+    /// Reads a WebSocket the relay upgrades and then refuses (its upgrade already sent): its text
+    /// frames and close code, from the raw bytes, so no client library's handling of frames that
+    /// arrive with the 101 response stands between the test and what the relay sent.
+    public func refusedWebSocket(timeout: Double = 10) async -> (frames: [String], closeCode: Int?) {
+        let (bytes, _) = await read(timeout: timeout) { bytes in
+            guard let end = RawTCPConnection.headEnd(bytes) else { return false }
+            return RawTCPConnection.serverFrames(Array(bytes[(end + 4)...])).contains { $0.opcode == 8 }
+        }
+        guard let end = RawTCPConnection.headEnd(bytes) else { return ([], nil) }
+        let frames = RawTCPConnection.serverFrames(Array(bytes[(end + 4)...]))
+        let texts = frames.filter { $0.opcode == 1 }.map { String(decoding: $0.payload, as: UTF8.self) }
+        let close = frames.first { $0.opcode == 8 && $0.payload.count >= 2 }
+        return (texts, close.map { Int($0.payload[0]) << 8 | Int($0.payload[1]) })
+    }
+
+    /// Sends a hello on an upgraded WebSocket and waits for the welcome: proof that the relay
+    /// admitted the connection and holds its slot (the 101 comes first, admission after it).
+    public func helloUntilWelcome(timeout: Double = 10) async throws -> Bool {
+        try await send(RawTCPConnection.webSocketFrame(Array(#"{"type":"hello"}"#.utf8)))
+        let (bytes, _) = await read(timeout: timeout) { String(decoding: $0, as: UTF8.self).contains(#""welcome""#) }
+        return String(decoding: bytes, as: UTF8.self).contains(#""welcome""#)
+    }
+}

@@ -45,13 +45,15 @@ struct LimitsEndToEndTests {
             let socket = try RawTCPConnection(port: relay.port)
             try await socket.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
             #expect(await socket.readHTTPResponse().status == 101)
+            // Admission follows the 101: the welcome shows the slot is taken.
+            #expect(try await socket.helloUntilWelcome())
             open.append(socket)
         }
         // The third WebSocket is told why and closed with 1013 (try again later); an SSE stream
         // gets 429 JSON instead of a stream.
         let third = try RawTCPConnection(port: relay.port)
         try await third.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
-        let refused = await Self.refusedWebSocket(third)
+        let refused = await third.refusedWebSocket()
         #expect(refused.frames.contains { $0.contains(#""code":"too_many_connections""#) }, "\(refused.frames)")
         #expect(refused.closeCode == 1013)
         third.close()
@@ -89,9 +91,11 @@ struct LimitsEndToEndTests {
         let first = try RawTCPConnection(port: relay.port)
         try await first.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
         #expect(await first.readHTTPResponse().status == 101)
+        // Admission follows the 101: the welcome shows the only slot is taken.
+        #expect(try await first.helloUntilWelcome())
         let second = try RawTCPConnection(port: relay.port)
         try await second.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
-        let refused = await Self.refusedWebSocket(second)
+        let refused = await second.refusedWebSocket()
         #expect(refused.frames.contains { $0.contains(#""code":"server_busy""#) }, "\(refused.frames)")
         #expect(refused.closeCode == 1013)
         second.close()
@@ -248,20 +252,5 @@ struct LimitsEndToEndTests {
         let fields = stat[stat.range(of: ")", options: .backwards)!.upperBound...].split(separator: " ")
         let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    /// Reads a WebSocket the relay upgrades and then refuses: its text frames and close code.
-    static func refusedWebSocket(_ socket: RawTCPConnection) async -> (frames: [String], closeCode: Int?) {
-        let (bytes, _) = await socket.read(timeout: 10) { bytes in
-            guard let end = RawTCPConnection.headEnd(bytes) else { return false }
-            return RawTCPConnection.serverFrames(Array(bytes[(end + 4)...])).contains { $0.opcode == 8 }
-        }
-        guard let end = RawTCPConnection.headEnd(bytes) else { return ([], nil) }
-        let body = Array(bytes[(end + 4)...])
-        let frames = RawTCPConnection.serverFrames(body)
-        let texts = frames.filter { $0.opcode == 1 }.map { String(decoding: $0.payload, as: UTF8.self) }
-        let close = frames.first { $0.opcode == 8 && $0.payload.count >= 2 }
-        let closeCode = close.map { Int($0.payload[0]) << 8 | Int($0.payload[1]) }
-        return (texts, closeCode)
     }
 }
