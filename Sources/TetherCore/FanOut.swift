@@ -67,7 +67,7 @@ public final class FanOut: Sendable {
             view.recent.trim(below: outcome.log.oldest)
             return view.takeAllWaiters()
         }
-        for continuation in waiting { continuation.resume() }
+        for waiter in waiting { waiter.resume() }
     }
 
     /// Takes the store's figures from a health sweep's probe (see ``LogView/absorb(_:keepingHead:)``).
@@ -85,7 +85,7 @@ public final class FanOut: Sendable {
                     if view.pendingWakes.remove(id) != nil { return true }
                     if let position, view.state.head > position { return true }
                     if Task.isCancelled { return true }
-                    view.waiters[id] = continuation
+                    view.waiters[id] = .task(continuation)
                     return false
                 }
                 if resumeNow { continuation.resume() }
@@ -95,22 +95,34 @@ public final class FanOut: Sendable {
         }
     }
 
+    /// The waiting of ``Session/poll(into:onChange:)``: registers `wake` to be called once, when the
+    /// head passes `position` (any change when `nil`) or something wakes the session. Returns
+    /// `false`, registering nothing, when that already happened: the caller reads again.
+    func register(session id: UInt64, after position: UInt64?, wake: @escaping @Sendable () -> Void) -> Bool {
+        view.withLock { view in
+            if view.pendingWakes.remove(id) != nil { return false }
+            if let position, view.state.head > position { return false }
+            view.waiters[id] = .callback(wake)
+            return true
+        }
+    }
+
     /// Wakes one session: resumes it if suspended, or makes its next wait return at once.
     func wake(session id: UInt64) {
-        let continuation = view.withLock { view in
-            if let continuation = view.waiters.removeValue(forKey: id) { return Optional(continuation) }
+        let waiter = view.withLock { view in
+            if let waiter = view.waiters.removeValue(forKey: id) { return Optional(waiter) }
             view.pendingWakes.insert(id)
             return nil
         }
-        continuation?.resume()
+        waiter?.resume()
     }
 
     /// Forgets a closed session's wait state.
     func forgetWaits(session id: UInt64) {
-        let continuation = view.withLock { view in
+        let waiter = view.withLock { view in
             view.pendingWakes.remove(id)
             return view.waiters.removeValue(forKey: id)
         }
-        continuation?.resume()
+        waiter?.resume()
     }
 }
