@@ -6,7 +6,9 @@ import TetherCore
 /// Sending frames, and the one error frame and close code that end a connection.
 extension WebSocketConnectionHandler {
     /// How long the client has to answer this relay's close frame before the socket is closed.
-    static let closeDeadline = TimeAmount.seconds(5)
+    /// Short: the close says the connection failed, and a client that does not answer (a hostile
+    /// one, one that is gone) must not hold its slot.
+    static let closeDeadline = TimeAmount.seconds(1)
 
     /// Writes one text frame (nothing once a close frame went out); flushes unless told not to.
     func send(_ bytes: [UInt8], flush: Bool = true) {
@@ -49,8 +51,9 @@ extension WebSocketConnectionHandler {
         }
     }
 
-    /// Frames WSCore writes: its pongs, and on graceful shutdown its close frame (code 1000),
-    /// after which this handler sends nothing more.
+    /// Frames WSCore writes: its pings and pongs, and its close frame: code 1000 on graceful
+    /// shutdown, 1001 when the client left its WebSocket pings unanswered for two periods. After
+    /// a close this handler sends nothing more.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
         if frame.opcode == .connectionClose {
@@ -60,7 +63,11 @@ extension WebSocketConnectionHandler {
                 return
             }
             closeSent = true
-            endReason = endReason ?? "the relay is shutting down (the client was sent close code 1000, normal closure)"
+            var payload = frame.data
+            let code = payload.readWebSocketErrorCode()
+            endReason = endReason ?? (code == .normalClosure
+                ? "the relay is shutting down (the client was sent close code 1000, normal closure)"
+                : "the client did not answer WebSocket pings (sent close \(code.map { String(describing: $0) } ?? "without a code"))")
         }
         context.write(data, promise: promise)
     }

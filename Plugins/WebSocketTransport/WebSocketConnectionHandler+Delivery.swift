@@ -105,29 +105,37 @@ extension WebSocketConnectionHandler {
     }
 
     /// Writes `events` as `events` frames (batching clients) or one `event` frame each, without
-    /// flushing.
+    /// flushing. Each event's encoding is shared with every other subscriber (``NativeEventFrame``,
+    /// ``NativeEventObject``); only the `events` frame around them is this connection's own.
     func writeEvents() {
-        if batching {
-            var index = events.startIndex
-            while index < events.endIndex {
-                json.bytes.removeAll(keepingCapacity: true)
-                json.raw("{\"type\":\"events\",\"events\":[")
-                json.event(events[index])
-                index += 1
-                while index < events.endIndex, json.bytes.count + events[index].data.count < Self.batchFrameBytes {
-                    json.raw(",")
-                    json.event(events[index])
-                    index += 1
-                }
-                json.raw("]}")
-                send(json.bytes, flush: false)
+        guard !closeSent else { return }
+        guard batching else {
+            for event in events {
+                context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: event.encoded(as: NativeEventFrame.self))), promise: nil)
             }
             return
         }
-        for event in events {
-            json.bytes.removeAll(keepingCapacity: true)
-            json.event(event, prefix: "\"type\":\"event\",")
-            send(json.bytes, flush: false)
+        let head: StaticString = "{\"type\":\"events\",\"events\":["
+        var index = events.startIndex
+        while index < events.endIndex {
+            var objects: [ByteBuffer] = [events[index].encoded(as: NativeEventObject.self)]
+            var size = head.utf8CodeUnitCount + 2 + objects[0].readableBytes
+            index += 1
+            while index < events.endIndex {
+                let object = events[index].encoded(as: NativeEventObject.self)
+                guard size + 1 + object.readableBytes < Self.batchFrameBytes else { break }
+                objects.append(object)
+                size += 1 + object.readableBytes
+                index += 1
+            }
+            var frame = context.channel.allocator.buffer(capacity: size)
+            frame.writeStaticString(head)
+            for (position, object) in objects.enumerated() {
+                if position > 0 { frame.writeInteger(UInt8(ascii: ",")) }
+                frame.writeImmutableBuffer(object)
+            }
+            frame.writeStaticString("]}")
+            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
         }
     }
 }

@@ -79,7 +79,6 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     // Delivery
     var events: [Event] = []
-    var json = JSONWriter(capacity: 512)
     var batching = false
     var drainScheduled = false
     var storeReading = false

@@ -7,6 +7,7 @@ import Synchronization
 ///
 /// The wake rule: a waiting session resumes when the head passes its position, when something
 /// wakes it (an acknowledgement that freed its window, its end), or when its task is cancelled.
+/// A session whose own window is full waits for a wake alone: appends do not resume it.
 /// A wake that arrives while the session is not waiting is kept for its next wait, so none is
 /// lost between a read that found nothing and the wait that follows it.
 ///
@@ -77,7 +78,8 @@ public final class FanOut: Sendable {
 
     // MARK: Waiting
 
-    /// Suspends the session until the head passes `position` or someone wakes it.
+    /// Suspends the session until the head passes `position` or someone wakes it (`nil`: its
+    /// window is full, and only a wake resumes it).
     func waitForChange(session id: UInt64, after position: UInt64?) async {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
@@ -85,7 +87,7 @@ public final class FanOut: Sendable {
                     if view.pendingWakes.remove(id) != nil { return true }
                     if let position, view.state.head > position { return true }
                     if Task.isCancelled { return true }
-                    view.waiters[id] = .task(continuation)
+                    if position == nil { view.heldBack[id] = .task(continuation) } else { view.waiters[id] = .task(continuation) }
                     return false
                 }
                 if resumeNow { continuation.resume() }
@@ -102,7 +104,7 @@ public final class FanOut: Sendable {
         view.withLock { view in
             if view.pendingWakes.remove(id) != nil { return false }
             if let position, view.state.head > position { return false }
-            view.waiters[id] = .callback(wake)
+            if position == nil { view.heldBack[id] = .callback(wake) } else { view.waiters[id] = .callback(wake) }
             return true
         }
     }
@@ -110,7 +112,7 @@ public final class FanOut: Sendable {
     /// Wakes one session: resumes it if suspended, or makes its next wait return at once.
     func wake(session id: UInt64) {
         let waiter = view.withLock { view in
-            if let waiter = view.waiters.removeValue(forKey: id) { return Optional(waiter) }
+            if let waiter = view.waiters.removeValue(forKey: id) ?? view.heldBack.removeValue(forKey: id) { return Optional(waiter) }
             view.pendingWakes.insert(id)
             return nil
         }
@@ -121,7 +123,7 @@ public final class FanOut: Sendable {
     func forgetWaits(session id: UInt64) {
         let waiter = view.withLock { view in
             view.pendingWakes.remove(id)
-            return view.waiters.removeValue(forKey: id)
+            return view.waiters.removeValue(forKey: id) ?? view.heldBack.removeValue(forKey: id)
         }
         waiter?.resume()
     }

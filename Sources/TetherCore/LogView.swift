@@ -5,6 +5,9 @@ struct LogView: ~Copyable {
     var recent: RecentEvents
     /// Sessions waiting until the head moves or they are woken (an ack, a close).
     var waiters: [UInt64: Waiter] = [:]
+    /// Sessions held back by their own full window: only a wake (the ack that frees it, the end)
+    /// resumes them, so an append does not wake subscribers that could not take it.
+    var heldBack: [UInt64: Waiter] = [:]
     /// Wakes that arrived while their session was not suspended; consumed by its next wait.
     var pendingWakes: Set<UInt64> = []
     /// The head a catch-up from a shared store is bringing the view to (``FanOut/catchUp(to:pageSize:)``):
