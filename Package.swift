@@ -123,6 +123,7 @@ let package = Package(
                 "TetherCore",
                 "TetherRouting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Plugins/SSETransport",

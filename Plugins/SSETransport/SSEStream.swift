@@ -1,38 +1,33 @@
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
+import Synchronization
 import TetherCore
 
 /// One SSE connection: writes the welcome, then whatever the session delivers, with heartbeats
 /// while idle, until the client goes away, the session ends, or the relay shuts down.
+///
+/// It waits without a task per wait: the session's ``Session/poll(into:onChange:)`` registers an
+/// ``SSEWake`` with the fan-out, and the heartbeat is a timer on the connection's event loop; the
+/// one task is Hummingbird's response writer. Each event's record is encoded once
+/// (``SSERecord``) and shared by every SSE subscriber.
 struct SSEStream: Sendable {
     let session: Session
     let configuration: SSETransport.Configuration
+    let eventLoop: any EventLoop
     let logger: Logger
 
     func run(_ writer: inout any ResponseBodyWriter) async {
         var reason = "client went away"
+        let wake = SSEWake()
         do {
             try await writer.write(ByteBuffer(bytes: welcome()))
-            var buffer: [Event] = []
-            buffer.reserveCapacity(256)
-            let heartbeat = Duration.milliseconds(Int64(configuration.heartbeatInterval * 1000))
-            while !Task.isCancelled {
-                buffer.removeAll(keepingCapacity: true)
-                switch try await nextOrHeartbeat(&buffer, after: heartbeat) {
-                case .heartbeat:
-                    try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
-                case .gap(let gap):
-                    try await writer.write(ByteBuffer(bytes: Self.gapEvent(gap)))
-                case .events:
-                    var frame = JSONWriter(capacity: buffer.reduce(0) { $0 + $1.data.count + 64 })
-                    for event in buffer { Self.append(event, epoch: session.welcome.epoch, to: &frame) }
-                    try await writer.write(ByteBuffer(bytes: frame.bytes))
-                    // Written to the socket: enough to move the window (see SSETransport), not to
-                    // move the client's resume position.
-                    try session.ack(buffer[buffer.count - 1].seq, confirmed: false)
-                    session.touch()
-                }
+            // Graceful shutdown ends the stream as a hang-up does; no task per stream watches it.
+            try await withGracefulShutdownHandler {
+                try await deliver(to: &writer, wake: wake)
+            } onGracefulShutdown: {
+                wake.resume(.cancelled)
             }
             reason = Task.isShuttingDownGracefully ? "the relay is shutting down (the stream was ended)" : "the client closed the connection"
         } catch let error as RelayError {
@@ -45,7 +40,7 @@ struct SSEStream: Sendable {
             frame.raw("}\n\n")
             try? await writer.write(ByteBuffer(bytes: frame.bytes))
         } catch is CancellationError {
-            // Cancelled by graceful shutdown, or because the client hung up (see SSETransport).
+            // Cancelled because the client hung up (see SSETransport).
             reason = Task.isShuttingDownGracefully ? "the relay is shutting down (the stream was ended)" : "the client closed the connection"
         } catch {
             reason = "stream write failed: \(error)"
@@ -54,49 +49,47 @@ struct SSEStream: Sendable {
         try? await writer.finish(nil)
     }
 
-    enum Step {
-        case events
-        case gap(Gap)
-        case heartbeat
-    }
-
-    /// The session's next delivery, or `.heartbeat` when nothing came within `interval`; also
-    /// returns (by cancellation) when graceful shutdown starts.
-    private func nextOrHeartbeat(_ buffer: inout [Event], after interval: Duration) async throws -> Step {
-        let session = self.session
-        let result = try await cancelWhenGracefulShutdown {
-            try await withThrowingTaskGroup(of: Delivery?.self) { group in
-                group.addTask {
-                    var events: [Event] = []
-                    if case .gap(let gap) = try await session.next(into: &events) { return .gap(gap) }
-                    return .events(events)
+    /// Writes what the session delivers, and heartbeats while it is idle, until the stream is
+    /// cancelled or the relay shuts down.
+    private func deliver(to writer: inout any ResponseBodyWriter, wake: SSEWake) async throws {
+        var buffer: [Event] = []
+        let heartbeat = TimeAmount.milliseconds(Int64(configuration.heartbeatInterval * 1000))
+        let epoch = Array(session.welcome.epoch.rawValue.utf8)
+        while !Task.isCancelled, !wake.isCancelled {
+            buffer.removeAll(keepingCapacity: true)
+            switch try session.poll(into: &buffer, onChange: wake.callback) {
+            case .waiting:
+                switch await wake.wait(heartbeat: heartbeat, on: eventLoop) {
+                case .woken, .cancelled: continue
+                case .heartbeat: try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
                 }
-                group.addTask {
-                    try await Task.sleep(for: interval)
-                    return nil
+                continue
+            case .interrupted(.gap(let gap)):
+                try await writer.write(ByteBuffer(bytes: Self.gapEvent(gap)))
+                continue
+            case .needsStoreRead:
+                if case .gap(let gap) = try await session.next(into: &buffer) {
+                    try await writer.write(ByteBuffer(bytes: Self.gapEvent(gap)))
+                    continue
                 }
-                let first = try await group.next() ?? nil
-                group.cancelAll()
-                return first
+            case .delivered:
+                break
             }
-        }
-        switch result {
-        case .events(let events)?:
-            buffer.append(contentsOf: events)
-            return .events
-        case .gap(let gap)?:
-            return .gap(gap)
-        case nil:
-            return .heartbeat
+            var frame = ByteBuffer()
+            frame.reserveCapacity(buffer.reduce(0) { $0 + $1.data.count + epoch.count + 64 })
+            for event in buffer {
+                frame.writeStaticString("id: ")
+                frame.writeBytes(epoch)
+                frame.writeImmutableBuffer(event.encoded(as: SSERecord.self))
+            }
+            try await writer.write(frame)
+            // Written to the socket: enough to move the window (see SSETransport), not to
+            // move the client's resume position.
+            try session.ack(buffer[buffer.count - 1].seq, confirmed: false)
+            session.touch()
         }
     }
 
-    private enum Delivery: Sendable {
-        case events([Event])
-        case gap(Gap)
-    }
-
-    /// `event: tether.welcome` with the client's identity and what the replay holds.
     private func welcome() -> [UInt8] {
         let welcome = session.welcome
         var w = JSONWriter()
@@ -141,12 +134,16 @@ struct SSEStream: Sendable {
         return w.bytes
     }
 
-    /// `id:`/`event:`/`data:` lines. The producer's JSON may contain raw newlines only as
-    /// white space between tokens (inside strings they are escaped), so each line of it becomes
-    /// its own `data:` line, which an SSE client joins back with newlines.
-    static func append(_ event: Event, epoch: Epoch, to w: inout JSONWriter) {
-        w.raw("id: ")
-        w.raw(Array(epoch.rawValue.utf8))
+}
+
+/// An event's SSE record after its `id: <epoch>` prefix: `:<seq>`, then its `event:` and
+/// `data:` lines. The producer's JSON may contain raw newlines only as white space between
+/// tokens (inside strings they are escaped), so each line of it becomes its own `data:` line,
+/// which an SSE client joins back with newlines. The epoch is the stream's own, written before
+/// it, so the record is the same for every subscriber and encoded once per event.
+enum SSERecord: WireFormat {
+    static func encode(_ event: Event) -> ByteBuffer {
+        var w = JSONWriter(capacity: event.data.count + event.topic.utf8.count + 40)
         w.raw(":")
         w.number(event.seq)
         w.raw("\nevent: ")
@@ -161,5 +158,72 @@ struct SSEStream: Sendable {
             }
         }
         w.raw("\n\n")
+        return ByteBuffer(bytes: w.bytes)
+    }
+}
+
+/// What an ``SSEStream`` waits on between deliveries: the fan-out's wake, the heartbeat timer or
+/// the stream's cancellation, whichever comes first.
+///
+/// Ownership: its state is behind its own lock; the fan-out, the event loop's timer and the
+/// cancellation handler resume it from their threads, the stream's task waits on it.
+final class SSEWake: Sendable {
+    enum Outcome: Sendable {
+        case woken
+        case heartbeat
+        case cancelled
+    }
+
+    private struct State {
+        var waiting: CheckedContinuation<Outcome, Never>?
+        /// A wake that came while nobody waited: the next wait returns at once.
+        var pending: Outcome?
+        /// Cancelled for good: every wait from now on returns at once.
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Whether the stream was cancelled (the relay is shutting down).
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// The fan-out's wake, made once.
+    var callback: @Sendable () -> Void { { [self] in resume(.woken) } }
+
+    func resume(_ outcome: Outcome) {
+        let continuation = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
+            if outcome == .cancelled { state.cancelled = true }
+            guard let waiting = state.waiting else {
+                // A heartbeat that fired after its wait ended means nothing.
+                if outcome == .woken { state.pending = .woken }
+                return nil
+            }
+            state.waiting = nil
+            return waiting
+        }
+        continuation?.resume(returning: outcome)
+    }
+
+    /// Waits for a wake, `heartbeat` of silence, or cancellation.
+    func wait(heartbeat: TimeAmount, on eventLoop: any EventLoop) async -> Outcome {
+        let timer = eventLoop.scheduleTask(in: heartbeat) { [self] in resume(.heartbeat) }
+        defer { timer.cancel() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Outcome? in
+                    if state.cancelled { return .cancelled }
+                    if let pending = state.pending {
+                        state.pending = nil
+                        return pending
+                    }
+                    if Task.isCancelled { return .cancelled }
+                    state.waiting = continuation
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            resume(.cancelled)
+        }
     }
 }

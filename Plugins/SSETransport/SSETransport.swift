@@ -61,7 +61,7 @@ public struct SSETransport: Transport {
                 ticket.release()
                 throw error
             }
-            let stream = SSEStream(session: session, configuration: configuration, logger: context.logger)
+            let stream = SSEStream(session: session, configuration: configuration, eventLoop: context.channel.eventLoop, logger: context.logger)
             return Response(
                 status: .ok,
                 headers: [

@@ -9,7 +9,7 @@ import TetherCore
 /// inside a started message, one message at a time (§5.4).
 ///
 /// UTF-8 of a whole text message is checked where the message is assembled
-/// (``InboundMessages``), since a character may straddle two fragments.
+/// (``WebSocketConnectionHandler/assemble(_:)``), since a character may straddle two fragments.
 ///
 /// Ownership: a value owned by one connection's ``FrameRulesHandler`` on its event loop.
 struct FrameRules {

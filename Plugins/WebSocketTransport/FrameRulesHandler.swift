@@ -51,30 +51,34 @@ final class FrameRulesHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Puts a ``FrameRulesHandler`` into a connection's pipeline at the moment it becomes a
-/// WebSocket: added at the end of the HTTP pipeline while the upgrade is being decided, it waits
-/// for NIO's upgrade handler to announce completion, which that handler does after adding the
-/// frame decoder and before releasing any bytes the client sent after its request. So no frame
-/// reaches WSCore unchecked, even one sent in the same packet as the upgrade request.
+/// Puts a ``FrameRulesHandler`` and the connection's ``WebSocketConnectionHandler`` into a
+/// connection's pipeline at the moment it becomes a WebSocket: added at the end of the HTTP
+/// pipeline while the upgrade is being decided, it waits for NIO's upgrade handler to announce
+/// completion, which that handler does after adding the frame decoder and before releasing any
+/// bytes the client sent after its request. So no frame reaches the connection unchecked, even
+/// one sent in the same packet as the upgrade request.
 ///
 /// Ownership: a channel handler, confined to its channel's event loop.
 final class FrameRulesInstaller: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private let logger: Logger
+    /// Makes the connection's handler, on the loop, once the upgrade is complete.
+    private let connection: @Sendable () -> WebSocketConnectionHandler
 
-    init(logger: Logger) {
+    init(logger: Logger, connection: @escaping @Sendable () -> WebSocketConnectionHandler) {
         self.logger = logger
+        self.connection = connection
     }
 
     /// Adds an installer to `channel` (at most one), from any thread; completes once it is in
     /// place. Called while the route decides an upgrade, which also happens for a plain `GET` of
     /// the path on an HTTP connection; there the installer sees the next request pass and leaves.
-    static func add(to channel: any Channel, logger: Logger) async throws {
+    static func add(to channel: any Channel, logger: Logger, connection: @escaping @Sendable () -> WebSocketConnectionHandler) async throws {
         try await channel.eventLoop.submit {
             let pipeline = channel.pipeline.syncOperations
             guard (try? pipeline.handler(type: FrameRulesInstaller.self)) == nil else { return }
-            try pipeline.addHandler(FrameRulesInstaller(logger: logger))
+            try pipeline.addHandler(FrameRulesInstaller(logger: logger, connection: connection))
         }.get()
     }
 
@@ -93,10 +97,12 @@ final class FrameRulesInstaller: ChannelInboundHandler, RemovableChannelHandler 
         let pipeline = context.pipeline.syncOperations
         do {
             let decoder = try pipeline.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-            try pipeline.addHandler(FrameRulesHandler(), position: .after(decoder))
+            let rules = FrameRulesHandler()
+            try pipeline.addHandler(rules, position: .after(decoder))
+            try pipeline.addHandler(connection(), position: .after(rules))
         } catch {
             // Without the rules the relay would take frames RFC 6455 forbids; refuse instead.
-            logger.error("WebSocket frame rules could not be installed; closing the connection", metadata: ["error": "\(error)"])
+            logger.error("WebSocket connection handlers could not be installed; closing the connection", metadata: ["error": "\(error)"])
             context.close(promise: nil)
             return
         }

@@ -1,51 +1,45 @@
-import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
 
-/// Reassembles inbound data frames into whole messages, refusing any message over `maxBytes`
-/// as soon as its fragments pass the limit (nothing beyond the limit is kept), and any text
-/// message that is not UTF-8 as a whole.
-///
-/// The frames arrive well formed: ``FrameRulesHandler`` has already ended the connection at the
-/// first stray continuation or message started inside another, so a message here is one text or
-/// binary frame and its continuations.
-///
-/// Written here rather than using WSCore's `messages(maxSize:)` so that an oversized or binary
-/// message is reported to the connection (for an error frame and a counter) instead of ending
-/// the stream with a bare close code.
-struct InboundMessages {
-    enum Message {
-        case text([UInt8])
-        case binary
-        case tooLarge(bytes: Int)
-        case notUTF8
-    }
+/// One whole inbound message, as ``WebSocketConnectionHandler`` handles it.
+enum InboundMessage {
+    case text([UInt8])
+    case binary
+    case tooLarge(bytes: Int)
+    case notUTF8
+}
 
-    private var frames: WebSocketInboundStream.AsyncIterator
-    let maxBytes: Int
+/// A message whose fragments are still arriving. Nothing beyond `maxBytes` is kept: an oversized
+/// message is only counted until its last fragment, then refused.
+struct PartialMessage {
+    var isText: Bool
+    var size: Int
+    var bytes: [UInt8]
+}
 
-    init(_ stream: WebSocketInboundStream, maxBytes: Int) {
-        self.frames = stream.makeAsyncIterator()
-        self.maxBytes = maxBytes
-    }
-
-    /// The next whole message, or `nil` when the peer closed (or the connection ended).
-    mutating func next() async throws -> Message? {
-        guard let first = try await frames.next() else { return nil }
-        let isText = first.opcode == .text
-        var size = first.data.readableBytes
-        var bytes: [UInt8] = []
-        if isText, size <= maxBytes { bytes = Array(first.data.readableBytesView) }
-        var fin = first.fin
-        while !fin {
-            guard let frame = try await frames.next() else { return nil }
-            size += frame.data.readableBytes
-            if isText, size <= maxBytes { bytes.append(contentsOf: frame.data.readableBytesView) }
-            fin = frame.fin
+extension WebSocketConnectionHandler {
+    /// Reassembles data frames into whole messages, refusing any message over `maxBytes` as soon
+    /// as its fragments pass the limit, and any text message that is not UTF-8 as a whole.
+    /// Returns the message its last fragment completes, else `nil`.
+    ///
+    /// The frames arrive well formed: ``FrameRulesHandler`` has already ended the connection at
+    /// the first stray continuation or message started inside another, so a message here is one
+    /// text or binary frame and its continuations.
+    func assemble(_ frame: WebSocketFrame) -> InboundMessage? {
+        let data = frame.unmaskedData
+        var partial = message ?? PartialMessage(isText: frame.opcode == .text, size: 0, bytes: [])
+        partial.size += data.readableBytes
+        if partial.isText, partial.size <= configuration.maxFrameBytes {
+            partial.bytes.append(contentsOf: data.readableBytesView)
         }
-        if !isText { return .binary }
-        if size > maxBytes { return .tooLarge(bytes: size) }
-        guard FrameRules.isUTF8(bytes) else { return .notUTF8 }
-        return .text(bytes)
+        guard frame.fin else {
+            message = partial
+            return nil
+        }
+        message = nil
+        if !partial.isText { return .binary }
+        if partial.size > configuration.maxFrameBytes { return .tooLarge(bytes: partial.size) }
+        guard FrameRules.isUTF8(partial.bytes) else { return .notUTF8 }
+        return .text(partial.bytes)
     }
 }

@@ -11,7 +11,8 @@ import NIOWebSocket
 /// specifies them (hello → welcome → replay → live events, cumulative acks, pings both ways,
 /// publish, stats, error frames and a table of close codes).
 ///
-/// Each connection is one ``WebSocketConnection`` driving one core `Session`. The transport holds
+/// Each connection is one ``WebSocketConnectionHandler`` on its channel's event loop, driving
+/// one core `Session`. The transport holds
 /// no state across connections: the relay's client table is the only memory of a client.
 public struct WebSocketTransport: Transport {
     public typealias Routes = TetherRouter
@@ -60,38 +61,23 @@ public struct WebSocketTransport: Transport {
     public func register(on routes: Routes, relay: Relay) {
         let configuration = self.configuration
         let decoder = PublishRequestDecoder(limits: limits)
-        // The frame rules (RFC 6455 §5) go into the pipeline while the upgrade is decided, so
-        // they see the first frame too; see FrameRulesInstaller.
-        let shouldUpgrade: @Sendable (Request, TetherRequestContext) async throws -> RouterShouldUpgrade = { _, context in
-            try await FrameRulesInstaller.add(to: context.channel, logger: context.logger)
+        // The connection is a WebSocketConnectionHandler on the channel's event loop, put into the
+        // pipeline (with the frame rules, RFC 6455 §5) while the upgrade is decided, so it sees
+        // the first frame too; see FrameRulesInstaller. Admission (token, connection limits) is
+        // its first step, after the upgrade, so that a refusal can say why.
+        let shouldUpgrade: @Sendable (Request, TetherRequestContext) async throws -> RouterShouldUpgrade = { request, context in
+            let peer = WebSocketConnectionHandler.Peer(remote: context.remoteDescription, address: context.remoteHost, token: request.bearerToken)
+            let logger = context.logger
+            try await FrameRulesInstaller.add(to: context.channel, logger: logger) {
+                WebSocketConnectionHandler(relay: relay, configuration: configuration, decoder: decoder, peer: peer, logger: logger)
+            }
             return .upgrade([:])
         }
-        routes.ws(RouterPath(stringLiteral: configuration.path), shouldUpgrade: shouldUpgrade) { inbound, outbound, context in
-            // Refusals happen after the upgrade, as an error frame and a close code, because
-            // Hummingbird answers any upgrade refused in `shouldUpgrade` with an empty 400 that
-            // would not say why. A missing or wrong token (header, or ?token= for browsers) is
-            // final: close 4510/4511 (do-not-reconnect range), not retried with the same token.
-            // Past a connection limit the client gets an error frame (too_many_connections or
-            // server_busy) and close code 1013 (try again later). The slot is for the socket's life.
-            let ticket: ConnectionTicket
-            do throws(RelayError) {
-                ticket = try relay.gate.admitSubscriber(token: context.request.bearerToken, address: context.requestContext.remoteHost)
-            } catch {
-                let close = switch error.code {
-                case .unauthorized: 4510
-                case .forbidden: 4511
-                default: 1013
-                }
-                try? await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: RelayFrame.error(error)))))
-                try? await outbound.close(WebSocketErrorCode(codeNumber: close), reason: error.code.rawValue)
-                return
-            }
-            defer { ticket.release() }
-            let connection = WebSocketConnection(
-                relay: relay, configuration: configuration, decoder: decoder, outbound: outbound,
-                remote: context.requestContext.remoteDescription, address: context.requestContext.remoteHost, token: context.request.bearerToken, logger: context.logger
-            )
-            await connection.run(inbound: inbound)
+        routes.ws(RouterPath(stringLiteral: configuration.path), shouldUpgrade: shouldUpgrade) { inbound, _, _ in
+            // The handler takes every data frame; WSCore gets only control frames, which its
+            // inbound stream answers while it is read (the client's pings, its close). So this
+            // task only keeps that going until the connection closes.
+            for try await _ in inbound {}
         }
     }
 

@@ -12,7 +12,7 @@
 extension FanOut {
     /// Applies a local append's outcome to the view of a shared log.
     func applyShared(_ outcome: AppendOutcome) {
-        let waiting = view.withLock { view -> [UnsafeContinuation<Void, Never>] in
+        let waiting = view.withLock { view -> [Waiter] in
             var advanced = false
             for event in outcome.appended where event.seq > view.state.head {
                 guard event.seq == view.state.head + 1 else { break }
@@ -23,7 +23,7 @@ extension FanOut {
             view.absorb(outcome.log, keepingHead: true)
             return advanced ? view.takeAllWaiters() : []
         }
-        for continuation in waiting { continuation.resume() }
+        for waiter in waiting { waiter.resume() }
     }
 
     /// Reads and applies everything the store holds after the view's head, until the view reaches
@@ -39,7 +39,7 @@ extension FanOut {
         while head < target {
             let events = try await store.read(after: head, limit: max(1, pageSize), maxBytes: configuration.readPageBytes)
             guard let last = events.last else { break }
-            let waiting = view.withLock { view -> [UnsafeContinuation<Void, Never>] in
+            let waiting = view.withLock { view -> [Waiter] in
                 let fresh = events.drop { $0.seq <= view.state.head }
                 guard let first = fresh.first, let newest = fresh.last else { return [] }
                 if first.seq > view.state.head + 1 {
@@ -51,7 +51,7 @@ extension FanOut {
                 view.state.head = newest.seq
                 return view.takeAllWaiters()
             }
-            for continuation in waiting { continuation.resume() }
+            for waiter in waiting { waiter.resume() }
             head = max(state.head, last.seq)
         }
         return head

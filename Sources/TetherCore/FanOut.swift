@@ -7,6 +7,7 @@ import Synchronization
 ///
 /// The wake rule: a waiting session resumes when the head passes its position, when something
 /// wakes it (an acknowledgement that freed its window, its end), or when its task is cancelled.
+/// A session whose own window is full waits for a wake alone: appends do not resume it.
 /// A wake that arrives while the session is not waiting is kept for its next wait, so none is
 /// lost between a read that found nothing and the wait that follows it.
 ///
@@ -67,7 +68,7 @@ public final class FanOut: Sendable {
             view.recent.trim(below: outcome.log.oldest)
             return view.takeAllWaiters()
         }
-        for continuation in waiting { continuation.resume() }
+        for waiter in waiting { waiter.resume() }
     }
 
     /// Takes the store's figures from a health sweep's probe (see ``LogView/absorb(_:keepingHead:)``).
@@ -77,7 +78,8 @@ public final class FanOut: Sendable {
 
     // MARK: Waiting
 
-    /// Suspends the session until the head passes `position` or someone wakes it.
+    /// Suspends the session until the head passes `position` or someone wakes it (`nil`: its
+    /// window is full, and only a wake resumes it).
     func waitForChange(session id: UInt64, after position: UInt64?) async {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
@@ -85,7 +87,7 @@ public final class FanOut: Sendable {
                     if view.pendingWakes.remove(id) != nil { return true }
                     if let position, view.state.head > position { return true }
                     if Task.isCancelled { return true }
-                    view.waiters[id] = continuation
+                    if position == nil { view.heldBack[id] = .task(continuation) } else { view.waiters[id] = .task(continuation) }
                     return false
                 }
                 if resumeNow { continuation.resume() }
@@ -95,22 +97,34 @@ public final class FanOut: Sendable {
         }
     }
 
+    /// The waiting of ``Session/poll(into:onChange:)``: registers `wake` to be called once, when the
+    /// head passes `position` (any change when `nil`) or something wakes the session. Returns
+    /// `false`, registering nothing, when that already happened: the caller reads again.
+    func register(session id: UInt64, after position: UInt64?, wake: @escaping @Sendable () -> Void) -> Bool {
+        view.withLock { view in
+            if view.pendingWakes.remove(id) != nil { return false }
+            if let position, view.state.head > position { return false }
+            if position == nil { view.heldBack[id] = .callback(wake) } else { view.waiters[id] = .callback(wake) }
+            return true
+        }
+    }
+
     /// Wakes one session: resumes it if suspended, or makes its next wait return at once.
     func wake(session id: UInt64) {
-        let continuation = view.withLock { view in
-            if let continuation = view.waiters.removeValue(forKey: id) { return Optional(continuation) }
+        let waiter = view.withLock { view in
+            if let waiter = view.waiters.removeValue(forKey: id) ?? view.heldBack.removeValue(forKey: id) { return Optional(waiter) }
             view.pendingWakes.insert(id)
             return nil
         }
-        continuation?.resume()
+        waiter?.resume()
     }
 
     /// Forgets a closed session's wait state.
     func forgetWaits(session id: UInt64) {
-        let continuation = view.withLock { view in
+        let waiter = view.withLock { view in
             view.pendingWakes.remove(id)
-            return view.waiters.removeValue(forKey: id)
+            return view.waiters.removeValue(forKey: id) ?? view.heldBack.removeValue(forKey: id)
         }
-        continuation?.resume()
+        waiter?.resume()
     }
 }

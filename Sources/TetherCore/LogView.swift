@@ -3,19 +3,37 @@
 struct LogView: ~Copyable {
     var state: LogState
     var recent: RecentEvents
-    /// Sessions suspended until the head moves or they are woken (an ack, a close).
-    var waiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
+    /// Sessions waiting until the head moves or they are woken (an ack, a close).
+    var waiters: [UInt64: Waiter] = [:]
+    /// Sessions held back by their own full window: only a wake (the ack that frees it, the end)
+    /// resumes them, so an append does not wake subscribers that could not take it.
+    var heldBack: [UInt64: Waiter] = [:]
     /// Wakes that arrived while their session was not suspended; consumed by its next wait.
     var pendingWakes: Set<UInt64> = []
     /// The head a catch-up from a shared store is bringing the view to (``FanOut/catchUp(to:pageSize:)``):
     /// events up to it arrive at once, and a subscriber that was keeping up is owed all of them.
     var catchUpTarget: UInt64 = 0
 
-    mutating func takeAllWaiters() -> [UnsafeContinuation<Void, Never>] {
+    mutating func takeAllWaiters() -> [Waiter] {
         guard !waiters.isEmpty else { return [] }
         let all = Array(waiters.values)
         waiters.removeAll(keepingCapacity: true)
         return all
+    }
+}
+
+/// A session waiting for the fan-out: a task suspended in ``Session/next(into:)``, or the callback
+/// a transport gave ``Session/poll(into:onChange:)`` (which schedules the connection's next drain
+/// on its event loop). Either is resumed once, outside the fan-out's lock.
+enum Waiter: Sendable {
+    case task(UnsafeContinuation<Void, Never>)
+    case callback(@Sendable () -> Void)
+
+    func resume() {
+        switch self {
+        case .task(let continuation): continuation.resume()
+        case .callback(let wake): wake()
+        }
     }
 }
 

@@ -4,8 +4,9 @@ import Synchronization
 /// One subscriber connection's handle on the relay: a cursor into the shared log, an in-flight
 /// window, and the client record it keeps current.
 ///
-/// A transport drives it from two places: its writer calls ``next(into:)`` (from one task at a
-/// time) and sends what it returns; its reader reports acks, pings and other traffic. The cursor
+/// A transport drives it from two places: its writer takes events with ``next(into:)`` (from one
+/// task at a time) or ``poll(into:onChange:)`` (from the connection's event loop) and sends them;
+/// its reader reports acks, pings and other traffic. The cursor
 /// is behind the session's own lock, so neither side blocks the other for long.
 ///
 /// The hot path (deliver, ack, touch) touches only this session's lock: progress is folded into
@@ -91,13 +92,87 @@ public final class Session: Sendable {
     public func next(into buffer: inout [Event]) async throws -> Interruption? {
         while true {
             try Task.checkCancellation()
+            switch try read(into: &buffer) {
+            case .delivered:
+                return nil
+            case .gap(let gap):
+                return .gap(gap)
+            case .wait(let position):
+                await fanOut.waitForChange(session: id, after: position)
+            case .readStore(let position, let scan, let free, let headSeen):
+                let start = buffer.count
+                switch try await fanOut.readStore(after: position, limit: scan, into: &buffer) {
+                case .events:
+                    if deliver(from: start, free: free, in: &buffer, headSeen: headSeen) { return nil }
+                case .gap(let gap):
+                    skip(gap)
+                    return .gap(gap)
+                case .caughtUp:
+                    cursor.withLock { $0.keepingUp = true }
+                    await fanOut.waitForChange(session: id, after: position)
+                case .readStore:
+                    continue
+                }
+            }
+        }
+    }
+
+    /// What ``poll(into:onChange:)`` found.
+    public enum Poll: Sendable, Hashable {
+        /// Events were appended to the buffer.
+        case delivered
+        /// Report this first, then poll again.
+        case interrupted(Interruption)
+        /// Nothing to send now: the `onChange` callback was registered and will be called once,
+        /// when there is something (or the session ended).
+        case waiting
+        /// The cursor is behind the fan-out's memory (a replay): call ``next(into:)`` once, from a
+        /// task, and poll again after it returns.
+        case needsStoreRead
+    }
+
+    /// The non-suspending form of ``next(into:)``, for a transport that drives its connection
+    /// from an event loop instead of a task: appends what can be delivered from memory right
+    /// now, or registers `onChange` with the fan-out and returns ``Poll/waiting``. `onChange` is
+    /// called at most once per registration, from whichever thread moved the fan-out (an append,
+    /// an ack that freed the window, the session's end), so it should only schedule the next
+    /// poll, not do it.
+    ///
+    /// - Throws: the ``RelayError`` that ended the session.
+    public func poll(into buffer: inout [Event], onChange: @escaping @Sendable () -> Void) throws(RelayError) -> Poll {
+        while true {
+            switch try read(into: &buffer) {
+            case .delivered:
+                return .delivered
+            case .gap(let gap):
+                return .interrupted(.gap(gap))
+            case .wait(let position):
+                if fanOut.register(session: id, after: position, wake: onChange) { return .waiting }
+            case .readStore:
+                return .needsStoreRead
+            }
+        }
+    }
+
+    /// One step of reading, shared by ``next(into:)`` and ``poll(into:onChange:)``.
+    private enum ReadStep {
+        case delivered
+        case gap(Gap)
+        /// Nothing deliverable: wait until the head passes `position` (`nil`: until woken, as
+        /// when the window is full).
+        case wait(after: UInt64?)
+        case readStore(position: UInt64, scan: Int, free: Int, headSeen: UInt64)
+    }
+
+    /// Reads what the fan-out holds in memory after the cursor, within the window.
+    private func read(into buffer: inout [Event]) throws(RelayError) -> ReadStep {
+        while true {
             let (position, free, ended, keepingUp, owed) = cursor.withLock { ($0.position, $0.window.freeSlots, $0.ended, $0.keepingUp, $0.owedThrough) }
             if let ended { throw ended }
             guard free > 0 else {
                 // Held back by its own acknowledgements: what arrives meanwhile is its own lag.
                 cursor.withLock { $0.keepingUp = false }
-                await fanOut.waitForChange(session: id, after: nil)
-                continue
+                return .wait(after: nil)
             }
             let start = buffer.count
             // Scan more than the window holds when filtering by topic, so a rare topic is found
@@ -111,25 +186,15 @@ public final class Session: Sendable {
             switch live {
             case .caughtUp:
                 cursor.withLock { $0.keepingUp = true }
-                await fanOut.waitForChange(session: id, after: position)
+                return .wait(after: position)
             case .gap(let gap):
                 skip(gap)
                 return .gap(gap)
             case .events:
-                if deliver(from: start, free: free, in: &buffer, headSeen: headSeen) { return nil }
+                // Everything read may have been filtered out by topic: read on.
+                if deliver(from: start, free: free, in: &buffer, headSeen: headSeen) { return .delivered }
             case .readStore:
-                switch try await fanOut.readStore(after: position, limit: scan, into: &buffer) {
-                case .events:
-                    if deliver(from: start, free: free, in: &buffer, headSeen: headSeen) { return nil }
-                case .gap(let gap):
-                    skip(gap)
-                    return .gap(gap)
-                case .caughtUp:
-                    cursor.withLock { $0.keepingUp = true }
-                    await fanOut.waitForChange(session: id, after: position)
-                case .readStore:
-                    continue
-                }
+                return .readStore(position: position, scan: scan, free: free, headSeen: headSeen)
             }
         }
     }

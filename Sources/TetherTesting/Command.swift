@@ -54,7 +54,7 @@ extension Process {
     /// `timeout` seconds. Returns its exit status, or -1 when Foundation has still not seen it
     /// exit 10 s after SIGKILL (a missed child exit would otherwise hold the test for ever:
     /// `waitUntilExit()` blocks a cooperative thread, of which this machine has two).
-    func exitStatus(within timeout: Double) async -> Int32 {
+    public func exitStatus(within timeout: Double) async -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         while isRunning, Date() < deadline {
             try? await Task.sleep(for: .milliseconds(20))

@@ -69,6 +69,23 @@ struct SSETransportTests {
         await relay.terminate()
     }
 
+    /// An idle stream gets a `: heartbeat` comment every interval (a timer on the connection's
+    /// event loop, no task per wait), still delivers what comes after them, and a clean stop of
+    /// the relay ends it: curl sees the stream close and the relay exits 0.
+    @Test func anIdleStreamGetsHeartbeatsAndACleanStopEndsIt() async throws {
+        let relay = try await RelayProcess.start(environment: ["TETHER_TRANSPORT_SSE_HEARTBEAT_INTERVAL": "1"])
+        let stream = try Self.curl(relay)
+        #expect(await stream.waitUntil { $0.components(separatedBy: ": heartbeat\n").count > 2 }, "no two heartbeats: \(stream.output)")
+        try await Self.publish(relay, 1)
+        #expect(await stream.waitUntil { Self.parse($0).contains { $0.event == "t" } })
+        // The stream must end when shutdown starts, not when the 10 s grace runs out and the
+        // relay cancels what is left: 5 s is ample for the first and too short for the second.
+        let status = await relay.terminate(timeout: 5)
+        #expect(status == 0, "the relay did not stop within 5 s with an SSE stream open; log:\n\(relay.log.suffix(2000))")
+        #expect(await stream.waitUntil(timeout: 10) { _ in !stream.isAlive }, "curl still reading a stream the stopped relay should have ended")
+        await stream.stop()
+    }
+
     @Test func aStaleIDGetsTheGapEventBeforeTheRetainedEvents() async throws {
         let relay = try await RelayProcess.start(environment: ["TETHER_RETENTION_MAX_EVENTS": "5"])
         try await Self.publish(relay, 12)

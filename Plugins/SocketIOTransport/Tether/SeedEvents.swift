@@ -20,9 +20,7 @@ enum SeedEvents {
     }
 
     static func event(_ event: Event) -> [UInt8] {
-        var w = JSONWriter(capacity: event.data.count + 96 + event.topic.utf8.count * 2)
-        Self.event(event, into: &w)
-        return w.bytes
+        event.encoded(as: SeedEventJSON.self)
     }
 
     /// `{"events": [...], "count": N, <extra members>}` for `event_replay` and `event_history`.
@@ -87,6 +85,16 @@ enum SeedEvents {
     static func string(_ text: String) -> [UInt8] {
         var w = JSONWriter(capacity: text.utf8.count + 2)
         w.string(text)
+        return w.bytes
+    }
+}
+
+/// A live event as the seed's `claude_event` argument: encoded once per event and shared by every
+/// Socket.IO subscriber that receives it (``SeedEvents/event(_:)``).
+enum SeedEventJSON: WireFormat {
+    static func encode(_ event: Event) -> [UInt8] {
+        var w = JSONWriter(capacity: event.data.count + 96 + event.topic.utf8.count * 2)
+        SeedEvents.event(event, into: &w)
         return w.bytes
     }
 }

@@ -1,0 +1,94 @@
+import NIOCore
+import TetherCore
+import struct Foundation.Date
+
+/// Publishes over the socket: decoded and authorized on the event loop as they arrive, answered
+/// in arrival order. Every publish waiting when the previous batch finished goes to the relay as
+/// one batch, so a producer that pipelines publishes is group-committed instead of paying a
+/// store round trip each. At most ``maxQueuedPublishes`` wait; then reading pauses until there
+/// is room.
+extension WebSocketConnectionHandler {
+    /// A publish as the reader decoded it, waiting for its batch.
+    enum PublishItem: Sendable {
+        case draft(EventDraft, id: String?)
+        case refused(RelayError, id: String?)
+    }
+
+    func enqueuePublish(_ bytes: [UInt8], id: String?) {
+        do {
+            try relay.gate.authorize(peer.token, for: .produce)
+            backlog.append(.draft(try decoder.decode(bytes, format: .json, now: Date())[0], id: id))
+        } catch {
+            backlog.append(.refused(error, id: id))
+        }
+        publishNext()
+    }
+
+    /// Starts a batch with everything queued, unless one is with the relay already.
+    private func publishNext() {
+        guard !publishing, !backlog.isEmpty else { return }
+        publishing = true
+        let items = backlog
+        backlog.removeAll(keepingCapacity: true)
+        resumeReading()
+        let relay = relay
+        let address = peer.address
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        Task {
+            let replies = await PublishBatch.publish(items, relay: relay, address: address)
+            loop.execute {
+                let handler = bound.value
+                handler.publishing = false
+                guard case .streaming = handler.phase else { return }
+                for reply in replies { handler.send(reply, flush: false) }
+                handler.context.flush()
+                handler.publishNext()
+            }
+        }
+    }
+
+}
+
+/// The part of publishing that runs off the event loop.
+enum PublishBatch {
+    typealias PublishItem = WebSocketConnectionHandler.PublishItem
+
+    /// Hands `items` to the relay, runs of drafts as one batch each; returns the replies in order.
+    static func publish(_ items: [PublishItem], relay: Relay, address: String) async -> [[UInt8]] {
+        var replies: [[UInt8]] = []
+        replies.reserveCapacity(items.count)
+        var index = 0
+        while index < items.count {
+            if case .refused(let error, let id) = items[index] {
+                relay.counters.countRefused(error.code)
+                replies.append(RelayFrame.error(error, id: id))
+                index += 1
+                continue
+            }
+            var drafts: [EventDraft] = []
+            var ids: [String?] = []
+            while index < items.count, case .draft(let draft, let id) = items[index] {
+                drafts.append(draft)
+                ids.append(id)
+                index += 1
+            }
+            do {
+                try relay.gate.admitPublish(events: drafts.count, address: address)
+            } catch {
+                replies.append(contentsOf: ids.map { RelayFrame.error(error.error, id: $0) })
+                continue
+            }
+            do {
+                let sequences = try await relay.publish(drafts)
+                replies.append(contentsOf: zip(ids, sequences).map { RelayFrame.published(id: $0, seq: $1) })
+            } catch {
+                for id in ids {
+                    relay.counters.countRefused(error.code)
+                    replies.append(RelayFrame.error(error, id: id))
+                }
+            }
+        }
+        return replies
+    }
+}
