@@ -15,9 +15,14 @@ import Synchronization
 ///    an in-flight window of sequence numbers, never a copy of events.
 ///
 /// Ownership: the view of the log, the recent events and the waiting sessions belong to the
-/// ``FanOut`` (its own lock); `clients` is behind one `Mutex`, the publish queue behind another,
-/// the health status behind a third. No lock is held across an `await`, and the fan-out's lock is
-/// never taken while the client lock is held.
+/// ``FanOut`` (its own lock); the client records and attached sessions to the ``ClientTable``
+/// (its own lock); the publish queue is behind the relay's one `Mutex`, the health status behind
+/// another. No lock is held across an `await`, and the fan-out's lock is never taken while the
+/// client table's is held.
+///
+/// Who calls whom: the relay calls the fan-out, the client table and the store; a ``Session``
+/// calls the fan-out and the client table; neither of those calls the relay, and the client
+/// table calls a session back only under its lock, for what takes the session's own lock alone.
 public final class Relay: Sendable {
     public let store: any BufferStore
     /// The store's client records (``BufferStore/clientRecords``), resolved once here: `nil` for
@@ -39,7 +44,8 @@ public final class Relay: Sendable {
     /// The view of the log, the newest events and the waiting sessions; every session reads
     /// through it.
     public let fanOut: FanOut
-    let clients = Mutex(ClientTable())
+    /// Every client record and attached session (its own lock).
+    let clients: ClientTable
     private let queue = Mutex(PublishQueue())
     private let health = Mutex(HealthStatus())
     private let nextSessionID = Atomic<UInt64>(1)
@@ -58,6 +64,7 @@ public final class Relay: Sendable {
         self.now = now
         self.gate = AdmissionGate(configuration: configuration, counters: counters, logger: logger, now: now)
         self.fanOut = FanOut(store: store, shared: sharedLog != nil, configuration: configuration)
+        self.clients = ClientTable(configuration: configuration, logger: logger, counters: counters, histograms: histograms, now: now)
     }
 
     /// Opens the store. Call once, before anything else.
@@ -65,9 +72,7 @@ public final class Relay: Sendable {
         let state = try await store.open()
         if let durable = clientRecords {
             let saved = try await durable.loadClients()
-            clients.withLock { table in
-                for client in saved { table.records[client.id] = ClientRecord(restoring: client) }
-            }
+            clients.restore(saved)
             if !saved.isEmpty { logger.info("restored client records", metadata: ["clients": "\(saved.count)"]) }
         }
         try await fanOut.open(state)
@@ -208,6 +213,14 @@ public final class Relay: Sendable {
         return now()
     }
 
+    /// Marks silent sessions stale and forgets disconnected clients past their record TTL
+    /// (``ClientTable/sweep(now:head:)``). Returns the records changed since the last sweep and
+    /// the ids forgotten, for saving.
+    func sweepClients(now time: Date) -> (changed: [PersistedClient], forgotten: [String]) {
+        // Read before the client table takes its lock: never the fan-out's lock inside it.
+        clients.sweep(now: time, head: logState.head)
+    }
+
     /// One health sweep: stale detection, cleanup of old client records, retention, and a store
     /// probe. On success, records proof of life (what `/readyz` checks).
     public func sweep() async {
@@ -252,9 +265,7 @@ public final class Relay: Sendable {
                 "could not save client records; the next health sweep retries",
                 metadata: ["error": "\(error)", "clients": "\(changed.count)"]
             ) }
-            clients.withLock { table in
-                for client in changed where table.records[client.id] != nil { table.dirty.insert(client.id) }
-            }
+            clients.markChanged(changed)
         }
     }
 
