@@ -88,10 +88,10 @@ final class ClientTable: Sendable {
         entries.withLock { $0.records[id] }
     }
 
-    /// Every record that is not ephemeral, with attached sessions' progress folded in first.
-    func persistentRecords() -> [ClientRecord] {
-        let time = now()
-        return entries.withLock { table in
+    /// Every record that is not ephemeral, with attached sessions' progress as of `time` folded
+    /// in first.
+    func persistentRecords(now time: Date) -> [ClientRecord] {
+        entries.withLock { table in
             table.syncSessions(now: time, ackTimeout: configuration.ackTimeout)
             return table.records.values.filter { !$0.ephemeral }
         }

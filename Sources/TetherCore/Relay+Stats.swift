@@ -5,7 +5,7 @@ extension Relay {
     public func stats() -> RelayStats {
         let time = now()
         let state = logState
-        let records = clients.persistentRecords()
+        let records = clients.persistentRecords(now: time)
         let clientStats = records.sorted { $0.id < $1.id }.map { record in
             RelayStats.Client(
                 id: record.id, state: record.state.rawValue, transport: record.transport, remote: record.remote,
