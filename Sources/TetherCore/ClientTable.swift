@@ -15,14 +15,15 @@ import Synchronization
 ///   (``detach(_:reason:)``), never while holding its own lock.
 /// - the table calls a ``Session`` only under its lock and only for what takes the session's own
 ///   lock and nothing else (``Session/drainProgress(into:now:ackTimeout:)``,
-///   ``Session/markStale()``): the lock order is client table, then session; the fan-out's lock is
-///   never taken while the table's is held.
+///   ``Session/markStale()``, and reading its claim generation, an atomic): the lock order is
+///   client table, then session; the fan-out's lock is never taken while the table's is held.
 final class ClientTable: Sendable {
     let configuration: RelayConfiguration
     let logger: Logger
     let counters: RelayCounters
     let histograms: RelayHistograms
     let now: @Sendable () -> Date
+    /// Taken only by this type's own methods (`ClientTable*.swift`), never across an `await`.
     let entries = Mutex(Entries())
 
     init(configuration: RelayConfiguration, logger: Logger, counters: RelayCounters, histograms: RelayHistograms, now: @escaping @Sendable () -> Date) {
