@@ -127,6 +127,12 @@ public final class Relay: Sendable {
         guard first else { return }
         stopTakingPublishes()
         await drainersEnded()
+        // Left only when the drainer service never ran (its group failed before it started).
+        let stranded = queue.withLock { queue in
+            defer { queue.pending.removeAll() }
+            return queue.pending
+        }
+        for pending in stranded { pending.continuation.resume(returning: .failure(.storeUnavailable(RelayClosed()))) }
         try await store.close()
     }
 
