@@ -92,6 +92,8 @@ public final class Relay: Sendable {
     /// Sequences and stores `drafts` as one all-or-nothing unit, and returns their sequence
     /// numbers once the store has accepted them (committed, for a durable store). Concurrent
     /// calls are group-committed: while one append runs, the next calls gather into one batch.
+    /// The batches are drained by the relay's ``PublishDrainer`` once it was made (a publish then
+    /// waits for that service to run), and otherwise by a task the relay starts when none runs.
     public func publish(_ drafts: [EventDraft]) async throws(RelayError) -> [UInt64] {
         guard !drafts.isEmpty else { return [] }
         let result: Result<[UInt64], RelayError> = await withCheckedContinuation { continuation in
