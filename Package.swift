@@ -280,7 +280,10 @@ let package = Package(
         ),
         .target(
             name: "TetherTesting",
-            dependencies: ["TetherCore", "MemoryStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TetherCore", "MemoryStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -323,7 +326,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TetherCoreTests",
-            dependencies: ["TetherCore", "TetherTesting", "MemoryStore"],
+            dependencies: [
+                "TetherCore", "TetherTesting", "MemoryStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -23,7 +23,7 @@ extension Relay {
     ///   bound in the store, and a bound secret never changes).
     func refreshSharedClient(_ id: String?, transport: String, remote: String) async throws(RelayError) {
         guard let id, sharedLog != nil, let durable = clientRecords else { return }
-        let (attached, known) = clients.withLock { ($0.records[id]?.sessionID != nil, $0.records[id] != nil) }
+        let (attached, known) = clients.presence(of: id)
         guard !attached else { return }
         let saved: PersistedClient?
         do {
@@ -44,32 +44,14 @@ extension Relay {
             return
         }
         guard let saved else { return }
-        adopt(saved)
-    }
-
-    /// Takes a record loaded from the shared store into the client table, unless the table's
-    /// own is attached or changed more recently.
-    func adopt(_ saved: PersistedClient) {
-        clients.withLock { table in
-            // Attached meanwhile (a racing hello on this relay): its record is newer than the saved one.
-            // Keep a record this relay changed more recently than the saved one (not yet saved).
-            if let current = table.records[saved.id] {
-                guard current.sessionID == nil, current.secret.digest != saved.secretDigest || saved.lastSeen >= current.persisted.lastSeen else { return }
-            }
-            table.records[saved.id] = ClientRecord(restoring: saved)
-        }
+        clients.adopt(saved)
     }
 
     /// Folds attached sessions' progress into their records and saves every changed record, so a
     /// resume on another relay without `last_sequence` starts close to where the client is.
     public func saveClientPositions() async {
         guard clientRecords != nil else { return }
-        let time = now()
-        let changed = clients.withLock { table -> [PersistedClient] in
-            table.syncSessions(now: time)
-            return table.takeChanged()
-        }
-        await saveClientRecords(changed: changed, forgotten: [], quiet: true)
+        await saveClientRecords(changed: clients.takeChanged(), forgotten: [], quiet: true)
     }
 
     /// Claims the session's client id across relays, so that an older connection of it on
@@ -90,12 +72,7 @@ extension Relay {
     /// Another relay (or this one) attached a connection of `claim.clientID`: a connection of it
     /// attached here under an older claim is closed with `superseded`.
     public func supersede(_ claim: ConnectionClaim) {
-        let victim = clients.withLock { table -> Session? in
-            guard let sessionID = table.records[claim.clientID]?.sessionID, let session = table.sessions[sessionID] else { return nil }
-            let generation = session.generation
-            return generation != 0 && generation < claim.generation ? session : nil
-        }
-        guard let victim else { return }
+        guard let victim = clients.session(supersededBy: claim) else { return }
         victim.end(
             RelayError(.superseded, "this client id connected again on another relay; this connection is closed"),
             detachReason: "superseded by a new connection of the same client on another relay"
@@ -106,9 +83,7 @@ extension Relay {
     /// store's connection was down.
     func checkClaims() async {
         guard let shared = sharedLog else { return }
-        let attached = clients.withLock { table in
-            table.sessions.values.compactMap { session in session.generation == 0 ? nil : session.clientID }
-        }
+        let attached = clients.claimedClientIDs()
         guard !attached.isEmpty else { return }
         guard let newest = try? await shared.connectionGenerations(attached) else { return }
         for (id, generation) in newest { supersede(ConnectionClaim(clientID: id, generation: generation)) }

@@ -5,10 +5,7 @@ extension Relay {
     public func stats() -> RelayStats {
         let time = now()
         let state = logState
-        let records = clients.withLock { table in
-            table.syncSessions(now: time)
-            return table.records.values.filter { !$0.ephemeral }
-        }
+        let records = clients.persistentRecords(now: time)
         let clientStats = records.sorted { $0.id < $1.id }.map { record in
             RelayStats.Client(
                 id: record.id, state: record.state.rawValue, transport: record.transport, remote: record.remote,
@@ -43,13 +40,6 @@ extension Relay {
     /// How many clients are in each (state, transport), for gauges. O(clients), no allocation
     /// per client beyond the result.
     public func connectionCounts() -> [ConnectionCount] {
-        clients.withLock { table in
-            var counts: [ConnectionCount: Int] = [:]
-            for record in table.records.values where !record.ephemeral {
-                counts[ConnectionCount(state: record.state, transport: record.transport, count: 0), default: 0] += 1
-            }
-            return counts.map { key, value in ConnectionCount(state: key.state, transport: key.transport, count: value) }
-                .sorted { ($0.state.rawValue, $0.transport) < ($1.state.rawValue, $1.transport) }
-        }
+        clients.connectionCounts()
     }
 }

@@ -105,7 +105,7 @@ extension Relay {
         do {
             plan = try ReplayPlan.make(for: request, log: state, lagCap: configuration.lagCap)
         } catch {
-            emit([Transition(event: .resumeRefused, record: claim.record, sessionID: sessionID, message: "client \(claim.record.id)'s hello refused: \(error.message)", reason: error.message)])
+            clients.emit([Transition(event: .resumeRefused, record: claim.record, sessionID: sessionID, message: "client \(claim.record.id)'s hello refused: \(error.message)", reason: error.message)])
             throw error
         }
         if !claim.known {
@@ -127,7 +127,10 @@ extension Relay {
             clientID: claim.record.id, resumeToken: claim.issuedToken, epoch: state.epoch,
             plan: plan, replayCount: replayCount, resumed: claim.known
         )
-        let session = Session(id: sessionID, relay: self, welcome: welcome, topics: topics, window: configuration.window)
+        let session = Session(
+            id: sessionID, welcome: welcome, topics: topics, window: configuration.window,
+            fanOut: fanOut, clients: clients, counters: counters, histograms: histograms, now: now
+        )
         try await attach(session, claim: claim, plan: plan, transport: transport, remote: remote, now: time)
         if let gap = plan.gap { counters.countDropped(gap) }
         counters.replayed.add(UInt64(replayCount), ordering: .relaxed)
@@ -143,11 +146,11 @@ extension Relay {
     /// Checks the hello's identity against the client table without changing it.
     private func claimClient(_ hello: Hello, transport: String, remote: String, now time: Date) throws(RelayError) -> Claim {
         let epoch = logState.epoch
-        let existing = hello.clientID.flatMap { id in clients.withLock { $0.records[id] } }
+        let existing = hello.clientID.flatMap { id in clients.record(id) }
         if let record = existing {
             guard let token = hello.resumeToken, record.secret.matches(token) else {
                 counters.resumeRefused.add(1, ordering: .relaxed)
-                emit([Transition(event: .resumeRefused, record: record, message: "client \(record.id)'s resume refused over \(transport) from \(remote): the id is bound to a resume secret and the hello did not present it", reason: "the id is bound to a resume secret and the hello did not present it")])
+                clients.emit([Transition(event: .resumeRefused, record: record, message: "client \(record.id)'s resume refused over \(transport) from \(remote): the id is bound to a resume secret and the hello did not present it", reason: "the id is bound to a resume secret and the hello did not present it")])
                 throw RelayError(.resumeRefused, "client id \(record.id) belongs to another client: resume it with its resume_token, or connect without a client_id to get a new one")
             }
             return Claim(record: record, known: true)
@@ -159,72 +162,19 @@ extension Relay {
         return Claim(record: record, known: false, issuedToken: hello.ephemeral ? nil : token)
     }
 
-    /// Binds the session to its client record, atomically with the identity check: of two
-    /// hellos that both found a new id free, the first to get here binds it and the other is
-    /// refused unless it holds the secret just bound (the same client racing itself).
+    /// Binds the session to its client record in the client table (``ClientTable/attach``,
+    /// atomically with the identity check), saves a new id durably, ends a displaced session of
+    /// the same client and claims the id across relays.
     ///
     /// - Throws: ``RelayError/Code/resumeRefused`` when the id was bound meanwhile by another.
     private func attach(_ session: Session, claim: Claim, plan: ReplayPlan, transport: String, remote: String, now time: Date) async throws(RelayError) {
-        let epoch = logState.epoch
-        let bound = clients.withLock { table -> (transitions: [Transition], displaced: Session?)? in
-            var transitions: [Transition] = []
-            // Re-read: the record may have changed since the claim (another session of this id).
-            if !claim.known, let other = table.records[claim.record.id], other.secret != claim.record.secret {
-                return nil
-            }
-            if table.records[claim.record.id] == nil {
-                let evicted = table.makeRoom(cap: configuration.admission.maxClientRecords)
-                if !evicted.isEmpty {
-                    counters.clientRecordsEvicted.add(UInt64(evicted.count), ordering: .relaxed)
-                    transitions.append(Transition(
-                        event: .forgotten, record: evicted[0],
-                        message: "\(evicted.count) disconnected client records evicted, oldest first, to stay within limits.max-client-records (\(configuration.admission.maxClientRecords)); their ids can be claimed anew"
-                    ))
-                }
-            }
-            var record = table.records[claim.record.id] ?? claim.record
-            var displaced: Session?
-            let oldRemote = record.remote
-            if let previous = record.sessionID, let old = table.sessions.removeValue(forKey: previous) {
-                displaced = old
-                old.drainProgress(into: &record, now: time)
-                if record.connectedSince != nil { record.connectedSeconds += time.timeIntervalSince(record.connectedSince!) }
-                transitions.append(Transition(event: .superseded, record: record, sessionID: previous, message: "client \(record.id)'s connection from \(oldRemote) superseded by a new connection of the same client", reason: "superseded by a new connection of the same client"))
-            }
-            // The new connection's transport and remote, before any entry of it is built.
-            record.transport = transport
-            record.remote = remote
-            if claim.known {
-                record.countReconnect(now: time, window: configuration.reconnectWindow)
-                let before = record.state
-                record.state = .reconnecting
-                transitions.append(Transition(event: .resumed, record: record, previous: before, sessionID: session.id, message: "client \(record.id) resumed after seq \(plan.startAfter) over \(transport) from \(remote)", seq: plan.startAfter))
-            }
-            let before = record.state
-            record.state = .connected
-            record.sessionID = session.id
-            record.connectedSince = time
-            record.disconnectedAt = nil
-            record.lastActivity = time
-            record.epoch = epoch
-            record.deliveredSeq = plan.startAfter
-            record.ackedSeq = plan.startAfter
-            record.writtenSeq = plan.startAfter
-            table.records[record.id] = record
-            if !record.ephemeral { table.dirty.insert(record.id) }
-            table.sessions[session.id] = session
-            transitions.append(Transition(event: .connected, record: record, previous: before, sessionID: session.id, message: "client \(record.id) connected over \(transport) from \(remote)", seq: plan.head))
-            if plan.reset {
-                transitions.append(Transition(event: .reset, record: record, sessionID: session.id, message: "client \(record.id)'s sequence belongs to another log; told to reset and start over from seq \(plan.startAfter + 1)"))
-            }
-            if let gap = plan.gap {
-                transitions.append(Transition(event: .replayGap, record: record, sessionID: session.id, message: "client \(record.id)'s replay has a gap: seq \(gap.from)...\(gap.to) (\(counted(gap.count, "event"))) not delivered, reason \(gap.reason.rawValue)", seq: gap.to, reason: "\(counted(gap.count, "event")) not delivered (\(gap.reason.rawValue))"))
-            }
-            return (transitions, displaced)
-        }
+        let bound = clients.attach(
+            session, claimed: claim.record, known: claim.known, plan: plan, epoch: logState.epoch,
+            transport: transport, remote: remote, now: time
+        )
         guard let (transitions, displaced) = bound else {
             counters.resumeRefused.add(1, ordering: .relaxed)
-            emit([Transition(event: .resumeRefused, record: claim.record, sessionID: session.id, message: "client \(claim.record.id)'s hello refused: the id was bound by another connection a moment earlier", reason: "the id was bound by another connection a moment earlier")])
+            clients.emit([Transition(event: .resumeRefused, record: claim.record, sessionID: session.id, message: "client \(claim.record.id)'s hello refused: the id was bound by another connection a moment earlier", reason: "the id was bound by another connection a moment earlier")])
             throw RelayError(.resumeRefused, "client id \(claim.record.id) was just claimed by another connection: resume it with its resume_token, or connect without a client_id to get a new one")
         }
         if claim.known { counters.reconnects.add(1, ordering: .relaxed) }
@@ -240,7 +190,7 @@ extension Relay {
             }
         }
         displaced?.end(RelayError(.superseded, "this client id connected again elsewhere; this connection is closed"))
-        emit(transitions)
+        clients.emit(transitions)
         if !claim.record.ephemeral { await claimAcrossRelays(session) }
     }
 
@@ -271,7 +221,7 @@ extension Relay {
             throw RelayError.identityUnavailable(record.id, error)
         }
         guard stored.secretDigest == record.secret.digest else {
-            adopt(stored)
+            clients.adopt(stored)
             return false
         }
         return true
@@ -290,53 +240,5 @@ extension Relay {
             position = last.seq
         }
         return count
-    }
-
-    /// Detaches a session: its client goes `disconnected` and keeps its cursor for the record TTL.
-    func detach(_ session: Session, reason: String) {
-        let time = now()
-        let transition = clients.withLock { table -> Transition? in
-            guard table.sessions.removeValue(forKey: session.id) != nil,
-                var record = table.records[session.clientID], record.sessionID == session.id
-            else { return nil }
-            session.drainProgress(into: &record, now: time)
-            let before = record.state
-            let lasted = record.connectedSince.map { time.timeIntervalSince($0) } ?? 0
-            if let since = record.connectedSince { record.connectedSeconds += time.timeIntervalSince(since) }
-            record.connectedSince = nil
-            record.disconnectedAt = time
-            record.sessionID = nil
-            record.state = .disconnected
-            if record.ephemeral {
-                // Nothing to resume: the record goes with its only connection.
-                table.records[record.id] = nil
-                table.dirty.remove(record.id)
-                return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "ephemeral client \(record.id) disconnected after \(Self.formatSpan(lasted)): \(reason); no record kept", seq: record.ackedSeq, reason: reason)
-            }
-            table.records[record.id] = record
-            table.dirty.insert(record.id)
-            return Transition(event: .disconnected, record: record, previous: before, sessionID: session.id, message: "client \(record.id) disconnected after \(Self.formatSpan(lasted)): \(reason)", seq: record.ackedSeq, reason: reason)
-        }
-        fanOut.forgetWaits(session: session.id)
-        if let transition { emit([transition]) }
-    }
-
-    /// A connection's duration for a log message: `0.4 s`, `12 s`, `3 min 5 s`.
-    static func formatSpan(_ seconds: Double) -> String {
-        if seconds < 10 { return "\((seconds * 10).rounded() / 10) s" }
-        let whole = Int(seconds.rounded())
-        return whole < 120 ? "\(whole) s" : "\(whole / 60) min \(whole % 60) s"
-    }
-
-    /// Applies `body` to the session's client record if the session is still the attached one.
-    func updateRecord(of session: Session, _ body: (inout ClientRecord) -> Transition?) {
-        let transition = clients.withLock { table -> Transition? in
-            guard var record = table.records[session.clientID], record.sessionID == session.id else { return nil }
-            let transition = body(&record)
-            table.records[record.id] = record
-            table.dirty.insert(record.id)
-            return transition
-        }
-        if let transition { emit([transition]) }
     }
 }

@@ -15,9 +15,14 @@ import Synchronization
 ///    an in-flight window of sequence numbers, never a copy of events.
 ///
 /// Ownership: the view of the log, the recent events and the waiting sessions belong to the
-/// ``FanOut`` (its own lock); `clients` is behind one `Mutex`, the publish queue behind another,
-/// the health status behind a third. No lock is held across an `await`, and the fan-out's lock is
-/// never taken while the client lock is held.
+/// ``FanOut`` (its own lock); the client records and attached sessions to the ``ClientTable``
+/// (its own lock); the publish queue is behind the relay's one `Mutex`, the health status behind
+/// another. No lock is held across an `await`, and the fan-out's lock is never taken while the
+/// client table's is held.
+///
+/// Who calls whom: the relay calls the fan-out, the client table and the store; a ``Session``
+/// calls the fan-out and the client table; neither of those calls the relay, and the client
+/// table calls a session back only under its lock, for what takes the session's own lock alone.
 public final class Relay: Sendable {
     public let store: any BufferStore
     /// The store's client records (``BufferStore/clientRecords``), resolved once here: `nil` for
@@ -39,9 +44,11 @@ public final class Relay: Sendable {
     /// The view of the log, the newest events and the waiting sessions; every session reads
     /// through it.
     public let fanOut: FanOut
-    let clients = Mutex(ClientTable())
-    private let queue = Mutex(PublishQueue())
-    private let health = Mutex(HealthStatus())
+    /// Every client record and attached session (its own lock).
+    let clients: ClientTable
+    /// Publishes waiting for the store (PublishQueue.swift).
+    let queue = Mutex(PublishQueue())
+    let health = Mutex(HealthStatus())
     private let nextSessionID = Atomic<UInt64>(1)
 
     public init(
@@ -58,6 +65,7 @@ public final class Relay: Sendable {
         self.now = now
         self.gate = AdmissionGate(configuration: configuration, counters: counters, logger: logger, now: now)
         self.fanOut = FanOut(store: store, shared: sharedLog != nil, configuration: configuration)
+        self.clients = ClientTable(configuration: configuration, logger: logger, counters: counters, histograms: histograms, now: now)
     }
 
     /// Opens the store. Call once, before anything else.
@@ -65,9 +73,7 @@ public final class Relay: Sendable {
         let state = try await store.open()
         if let durable = clientRecords {
             let saved = try await durable.loadClients()
-            clients.withLock { table in
-                for client in saved { table.records[client.id] = ClientRecord(restoring: client) }
-            }
+            clients.restore(saved)
             if !saved.isEmpty { logger.info("restored client records", metadata: ["clients": "\(saved.count)"]) }
         }
         try await fanOut.open(state)
@@ -86,26 +92,23 @@ public final class Relay: Sendable {
     /// Sequences and stores `drafts` as one all-or-nothing unit, and returns their sequence
     /// numbers once the store has accepted them (committed, for a durable store). Concurrent
     /// calls are group-committed: while one append runs, the next calls gather into one batch.
+    /// The batches are drained by the relay's ``PublishDrainer`` once it was made (a publish then
+    /// waits for that service to run), and otherwise by a task the relay starts when none runs.
     public func publish(_ drafts: [EventDraft]) async throws(RelayError) -> [UInt64] {
         guard !drafts.isEmpty else { return [] }
         let result: Result<[UInt64], RelayError> = await withCheckedContinuation { continuation in
-            // The generation of the drainer this publish starts, when it leads (nil: it does not).
-            let leads = queue.withLock { queue -> Result<UInt64?, RelayClosed> in
-                guard !queue.closed else { return .failure(RelayClosed()) }
-                queue.pending.append(PublishQueue.Pending(drafts: drafts, continuation: continuation))
-                guard !queue.draining else { return .success(nil) }
-                queue.draining = true
-                queue.drainerGeneration += 1
-                return .success(queue.drainerGeneration)
-            }
-            switch leads {
-            case .failure(let closed):
-                continuation.resume(returning: .failure(.storeUnavailable(closed)))
-            case .success(let generation?):
+            let lead = queue.withLock { queue in queue.enqueue(PublishQueue.Pending(drafts: drafts, continuation: continuation)) }
+            switch lead {
+            case .refused:
+                continuation.resume(returning: .failure(.storeUnavailable(RelayClosed())))
+            case .startDrainer(let generation):
+                // No drainer service: this relay drains in a task of its own, one at a time.
                 let drainer = Task { await self.drainPublishQueue() }
                 // A later drainer may have started already (this one ended at once): keep the newest.
                 queue.withLock { if $0.drainerGeneration == generation { $0.drainer = drainer } }
-            case .success(nil):
+            case .wakeService(let service):
+                service?.resume()
+            case .queued:
                 break
             }
         }
@@ -114,73 +117,25 @@ public final class Relay: Sendable {
 
     /// Stops taking publishes, lets the drainer finish what it holds (every queued producer is
     /// answered), then closes the store. Call once nothing else uses the relay (``StoreLifetime``
-    /// does, last in the service group); later calls do nothing.
+    /// does, last in the service group, after the ``PublishDrainer`` returned); later calls do
+    /// nothing.
     ///
     /// - Throws: what the store's `close` throws.
     public func close() async throws {
         let first = queue.withLock { queue in
-            defer { queue.closed = true }
-            return !queue.closed
+            defer { queue.closing = true }
+            return !queue.closing
         }
         guard first else { return }
-        // `draining` is the truth (a leader sets it under the lock before it starts its task);
-        // the handle may lag behind it for a moment, or name a drainer that already ended.
-        // Cancelled (the group's shutdown ran out of time, a store wedged mid-append): the drainer
-        // is cancelled too, so what it waits for fails and its producers hear 503.
-        while let drainer = queue.withLock({ $0.draining ? Optional($0.drainer) : nil }) {
-            if let drainer {
-                await withTaskCancellationHandler { await drainer.value } onCancel: { drainer.cancel() }
-            }
-            await Task.yield()
+        stopTakingPublishes()
+        await drainersEnded()
+        // Left only when the drainer service never ran (its group failed before it started).
+        let stranded = queue.withLock { queue in
+            defer { queue.pending.removeAll() }
+            return queue.pending
         }
+        for pending in stranded { pending.continuation.resume(returning: .failure(.storeUnavailable(RelayClosed()))) }
         try await store.close()
-    }
-
-    private func drainPublishQueue() async {
-        while true {
-            let batch = queue.withLock { queue in queue.takeBatch(maxEvents: configuration.maxAppendBatch) }
-            guard !batch.isEmpty else { return }
-            let drafts = batch.count == 1 ? batch[0].drafts : batch.flatMap(\.drafts)
-            do {
-                let outcome = try await store.append(drafts)
-                apply(outcome)
-                health.withLock { status in
-                    if status.appendFailing { status = HealthStatus(lastProof: status.lastProof, lastError: nil) }
-                }
-                var offset = 0
-                for pending in batch {
-                    let sequences = Array(outcome.sequences[offset..<(offset + pending.drafts.count)])
-                    offset += pending.drafts.count
-                    pending.continuation.resume(returning: .success(sequences))
-                }
-            } catch {
-                // Only a store that knows the write never reached its commit may say "nothing was
-                // stored"; a lost or late commit answer may still have committed.
-                let unknown = (error as? any IndeterminateStoreFailure)?.mayHaveStored == true
-                logger.error(
-                    unknown
-                        ? "buffer store append was not confirmed; producers were told 503, and the batch may have been stored: retries with the same producer id do not duplicate it"
-                        : "buffer store append failed; producers were told 503 and nothing of the batch was stored",
-                    metadata: ["error": "\(error)", "events": "\(drafts.count)"]
-                )
-                let failedAt = now()
-                health.withLock {
-                    $0.lastError = "store append failed: \(error)"
-                    $0.appendFailing = true
-                    $0.lastAppendFailure = failedAt
-                }
-                for pending in batch {
-                    pending.continuation.resume(returning: .failure(.storeUnavailable(error)))
-                }
-            }
-        }
-    }
-
-    private func apply(_ outcome: AppendOutcome) {
-        counters.published.add(UInt64(outcome.appended.count), ordering: .relaxed)
-        counters.duplicatesSuppressed.add(UInt64(outcome.sequences.count - outcome.appended.count), ordering: .relaxed)
-        counters.evicted.add(UInt64(outcome.evictedEvents), ordering: .relaxed)
-        fanOut.apply(outcome)
     }
 
     // MARK: Reading
@@ -206,6 +161,14 @@ public final class Relay: Sendable {
         // Not absorbed into the view: a probe taken before a concurrent append finished would
         // move the head back, and the sweeps keep the store's figures current.
         return now()
+    }
+
+    /// Marks silent sessions stale and forgets disconnected clients past their record TTL
+    /// (``ClientTable/sweep(now:head:)``). Returns the records changed since the last sweep and
+    /// the ids forgotten, for saving.
+    func sweepClients(now time: Date) -> (changed: [PersistedClient], forgotten: [String]) {
+        // Read before the client table takes its lock: never the fan-out's lock inside it.
+        clients.sweep(now: time, head: logState.head)
     }
 
     /// One health sweep: stale detection, cleanup of old client records, retention, and a store
@@ -252,9 +215,7 @@ public final class Relay: Sendable {
                 "could not save client records; the next health sweep retries",
                 metadata: ["error": "\(error)", "clients": "\(changed.count)"]
             ) }
-            clients.withLock { table in
-                for client in changed where table.records[client.id] != nil { table.dirty.insert(client.id) }
-            }
+            clients.markChanged(changed)
         }
     }
 
@@ -277,45 +238,5 @@ public struct HealthStatus: Sendable, Hashable {
     public init(lastProof: Date? = nil, lastError: String? = nil) {
         self.lastProof = lastProof
         self.lastError = lastError
-    }
-}
-
-/// The relay was closed (``Relay/close()``): it takes no more publishes.
-struct RelayClosed: Error, CustomStringConvertible {
-    var description: String { "the relay is shutting down" }
-}
-
-/// Publishes waiting for the store, gathered into batches by one drainer at a time.
-struct PublishQueue: ~Copyable {
-    struct Pending {
-        var drafts: [EventDraft]
-        var continuation: CheckedContinuation<Result<[UInt64], RelayError>, Never>
-    }
-
-    var pending: [Pending] = []
-    /// A drainer runs, or is about to: set under the lock by the publish that leads.
-    var draining = false
-    /// The newest drainer task, for ``Relay/close()`` to wait for, and its generation.
-    var drainer: Task<Void, Never>?
-    var drainerGeneration: UInt64 = 0
-    /// Set by ``Relay/close()``: publishes are refused from then on.
-    var closed = false
-
-    /// Takes whole requests until `maxEvents` is reached (a request is never split). Clears
-    /// `draining` when there is nothing left, so the next publish starts a new drainer.
-    mutating func takeBatch(maxEvents: Int) -> [Pending] {
-        guard !pending.isEmpty else {
-            draining = false
-            return []
-        }
-        var count = 0
-        var taken = 0
-        while taken < pending.count, taken == 0 || count + pending[taken].drafts.count <= maxEvents {
-            count += pending[taken].drafts.count
-            taken += 1
-        }
-        let batch = Array(pending[..<taken])
-        pending.removeFirst(taken)
-        return batch
     }
 }

@@ -11,15 +11,25 @@ import Synchronization
 ///
 /// The hot path (deliver, ack, touch) touches only this session's lock: progress is folded into
 /// the shared client record lazily, when the relay sweeps, reports stats or detaches the session
-/// (``drainProgress(now:)``, called under the client lock; the cursor lock is never held while
-/// taking the client lock).
+/// (``drainProgress(into:now:ackTimeout:)``, called under the client table's lock; the cursor
+/// lock is never held while taking the client table's).
+///
+/// Ownership and calls: the cursor is this session's own (its `Mutex`; the claim generation and
+/// the stale flag are atomics). A session calls out to two things only, never to the ``Relay``:
+/// the ``FanOut`` (reads and waits) and its ``ClientTable`` (its own record, its detach). The
+/// relay creates it; the client table holds it while it is attached and calls back only
+/// ``drainProgress(into:now:ackTimeout:)`` and ``markStale()``; the relay ends a superseded one.
 public final class Session: Sendable {
     public let id: UInt64
     public let welcome: Welcome
     public var clientID: String { welcome.clientID }
-    let relay: Relay
     /// Where this session's events come from, replay and live alike; it never reads the store.
     let fanOut: FanOut
+    /// The table holding this session's client record.
+    let clients: ClientTable
+    let counters: RelayCounters
+    let histograms: RelayHistograms
+    let now: @Sendable () -> Date
     let topics: Set<String>?
     private let cursor: Mutex<Cursor>
 
@@ -66,16 +76,22 @@ public final class Session: Sendable {
         case gap(Gap)
     }
 
-    init(id: UInt64, relay: Relay, welcome: Welcome, topics: Set<String>?, window: Int) {
+    init(
+        id: UInt64, welcome: Welcome, topics: Set<String>?, window: Int,
+        fanOut: FanOut, clients: ClientTable, counters: RelayCounters, histograms: RelayHistograms, now: @escaping @Sendable () -> Date
+    ) {
         self.id = id
-        self.relay = relay
-        self.fanOut = relay.fanOut
+        self.fanOut = fanOut
+        self.clients = clients
+        self.counters = counters
+        self.histograms = histograms
+        self.now = now
         self.welcome = welcome
         self.topics = topics
         let start = welcome.plan.startAfter
         self.cursor = Mutex(
             Cursor(
-                position: start, delivered: start, acked: start, window: InFlightWindow(capacity: window), lastActivity: relay.now(),
+                position: start, delivered: start, acked: start, window: InFlightWindow(capacity: window), lastActivity: now(),
                 owedThrough: welcome.plan.head
             )
         )
@@ -230,7 +246,7 @@ public final class Session: Sendable {
             }
         }
         guard count > 0 else { return false }
-        relay.counters.delivered.add(UInt64(count), ordering: .relaxed)
+        counters.delivered.add(UInt64(count), ordering: .relaxed)
         return true
     }
 
@@ -242,8 +258,8 @@ public final class Session: Sendable {
             // may after a gap declared in the welcome (whose cursor starts at the gap's end).
             cursor.delivered = max(cursor.delivered, gap.to)
         }
-        relay.counters.countDropped(gap)
-        relay.updateRecord(of: self) { record in
+        counters.countDropped(gap)
+        clients.updateRecord(of: self) { record in
             Transition(
                 event: .slowConsumer, record: record, sessionID: id,
                 message: "subscriber skipped seq \(gap.from)...\(gap.to) (\(counted(gap.count, "event"))), reason \(gap.reason.rawValue)",
@@ -262,9 +278,9 @@ public final class Session: Sendable {
     /// - Throws: ``RelayError/Code/ackBeyondDelivered`` for a sequence this session never sent
     ///   (nothing changes then).
     public func ack(_ seq: UInt64, confirmed: Bool = true) throws(RelayError) {
-        let time = relay.now()
+        let time = now()
         var outcome: (count: Int, wasFull: Bool)?
-        relay.histograms.deliveryLatency.observeBatch { latency in
+        histograms.deliveryLatency.observeBatch { latency in
             outcome = cursor.withLock { cursor -> (count: Int, wasFull: Bool)? in
                 guard seq <= cursor.delivered else { return nil }
                 let wasFull = cursor.window.isFull
@@ -286,30 +302,30 @@ public final class Session: Sendable {
             let delivered = cursor.withLock { $0.delivered }
             throw RelayError(.ackBeyondDelivered, "ack \(seq) is beyond the newest event delivered on this connection (\(delivered))")
         }
-        relay.counters.acked.add(UInt64(outcome.count), ordering: .relaxed)
+        counters.acked.add(UInt64(outcome.count), ordering: .relaxed)
         if isStale.load(ordering: .relaxed) { becameActive(at: time) }
         if outcome.wasFull { fanOut.wake(session: id) }
     }
 
     /// Inbound traffic of any kind: keeps the connection from going stale.
     public func touch() {
-        let time = relay.now()
+        let time = now()
         cursor.withLock { $0.lastActivity = max($0.lastActivity, time) }
         if isStale.load(ordering: .relaxed) { becameActive(at: time) }
     }
 
     private func becameActive(at time: Date) {
         isStale.store(false, ordering: .relaxed)
-        relay.updateRecord(of: self) { touched(&$0, at: time) }
+        clients.updateRecord(of: self) { touched(&$0, at: time) }
     }
 
     /// A measured ping round trip, in seconds.
     public func recordPing(roundTrip seconds: Double) {
-        let time = relay.now()
-        relay.histograms.pingRTT.observe(seconds)
+        let time = now()
+        histograms.pingRTT.observe(seconds)
         cursor.withLock { $0.lastActivity = max($0.lastActivity, time) }
         isStale.store(false, ordering: .relaxed)
-        relay.updateRecord(of: self) { record in
+        clients.updateRecord(of: self) { record in
             record.rttSeconds = seconds
             return touched(&record, at: time)
         }
@@ -328,10 +344,10 @@ public final class Session: Sendable {
         cursor.withLock { ($0.position, $0.delivered, $0.acked, $0.window.count) }
     }
 
-    /// Folds the progress since the last call into `record` (the relay calls this under its
-    /// client lock): cursors, counters, last activity, and delivered events unacked past the ack
-    /// timeout, which count against quality.
-    func drainProgress(into record: inout ClientRecord, now time: Date) {
+    /// Folds the progress since the last call into `record` (the client table calls this under
+    /// its lock): cursors, counters, last activity, and delivered events unacked past
+    /// `ackTimeout` seconds, which count against quality.
+    func drainProgress(into record: inout ClientRecord, now time: Date, ackTimeout: Double) {
         cursor.withLock { cursor in
             record.deliveredSeq = max(record.deliveredSeq, cursor.delivered)
             record.ackedSeq = max(record.ackedSeq, cursor.acked)
@@ -342,7 +358,7 @@ public final class Session: Sendable {
             cursor.ackedSinceSync = 0
             record.lastActivity = max(record.lastActivity, cursor.lastActivity)
             if let ackAt = cursor.lastAckAt { record.lastAckAt = ackAt }
-            if let oldest = cursor.window.oldest, time.timeIntervalSince(oldest.publishedAt) > relay.configuration.ackTimeout {
+            if let oldest = cursor.window.oldest, time.timeIntervalSince(oldest.publishedAt) > ackTimeout {
                 record.overdue = cursor.window.count
             } else {
                 record.overdue = 0
@@ -350,7 +366,7 @@ public final class Session: Sendable {
         }
     }
 
-    /// Marks the session's client stale (the sweep does, under the client lock).
+    /// Marks the session's client stale (the client table's sweep does, under its lock).
     func markStale() {
         isStale.store(true, ordering: .relaxed)
     }
@@ -366,7 +382,8 @@ public final class Session: Sendable {
             cursor.window.removeAll()
         }
         if let detachReason {
-            relay.detach(self, reason: detachReason)  // also resumes a waiting writer
+            clients.detach(self, reason: detachReason)
+            fanOut.forgetWaits(session: id)  // also resumes a waiting writer
         } else {
             fanOut.wake(session: id)
         }

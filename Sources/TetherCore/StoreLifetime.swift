@@ -1,10 +1,11 @@
 public import ServiceLifecycle
 
-/// The store's place in the service group. Listed first, it is stopped last, once every service
-/// that uses the store (the server and its connections, the ``LogFollower``, the
-/// ``HealthMonitor``) has returned; then it closes the relay (``Relay/close()``): the publish
-/// drainer finishes what it holds, and the store is closed, which ends the store's own background
-/// work (PostgreSQL's pool and listener). So no task of the relay outlives the group.
+/// The store's place in the service group (``Relay/makeServices()``). Listed first, it is stopped
+/// last, once every service that uses the store (the server and its connections, the
+/// ``LogFollower``, the ``HealthMonitor``, and the ``PublishDrainer``, which answered every
+/// producer it held) has returned; then it closes the relay (``Relay/close()``): the store is
+/// closed, which ends the store's own background work (PostgreSQL's pool and listener). So no
+/// task of the relay outlives the group.
 ///
 /// When the group is cancelled instead (a service failed, or the graceful shutdown ran out of
 /// time) it returns without closing: other services may still be using the store, and the one

@@ -222,21 +222,15 @@ public struct RelayServer: Sendable {
     /// 2. the process's own services (``ServerHooks/services``: systemd's status, reload and
     ///    watchdog), so `STOPPING=1` goes out before connections close;
     /// 3. the HTTP server: it stops accepting, and open connections get `grace` to finish;
-    /// 4. the ``LogFollower`` (over a shared log), then the ``HealthMonitor``;
-    /// 5. ``StoreLifetime`` last: nothing uses the store any more, so it lets the publish drainer
-    ///    finish and closes the store, which ends the store's own background work (PostgreSQL's
+    /// 4. the relay's own services (``Relay/makeServices()``, whose doc comment gives their
+    ///    order): the ``LogFollower`` (over a shared log) and the ``HealthMonitor``, then the
+    ///    ``PublishDrainer``, which answers every producer still waiting, then ``StoreLifetime``
+    ///    last, which closes the store and so ends the store's own background work (PostgreSQL's
     ///    pool and listener). No task of the relay outlives the group.
     /// Past `grace` the group cancels what is left; the store is then closed here, after the
     /// group returned.
     func runServices(relay: Relay, server: any Service) async throws {
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: StoreLifetime(relay: relay)),
-            .init(service: HealthMonitor(relay: relay)),
-        ]
-        if let shared = relay.sharedLog {
-            // Several relays share this log: fan out what the others commit.
-            services.append(.init(service: LogFollower(relay: relay, store: shared)))
-        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = relay.makeServices().map { .init(service: $0) }
         services.append(.init(service: server))
         services += hooks.services(relay).map { .init(service: $0) }
         let grace = Duration.seconds(10)

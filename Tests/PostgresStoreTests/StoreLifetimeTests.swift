@@ -31,10 +31,7 @@ struct StoreLifetimeTests {
         let relay = Relay(store: store, configuration: configuration)
         try await relay.start()
         // The services RelayServer runs around a shared store, in its order (the server aside).
-        let group = ServiceGroup(
-            services: [StoreLifetime(relay: relay), HealthMonitor(relay: relay), LogFollower(relay: relay, store: store)],
-            logger: relay.logger
-        )
+        let group = ServiceGroup(services: relay.makeServices(), logger: relay.logger)
         let groupEnded = Ended()
         let running = Task {
             defer { groupEnded.set() }

@@ -17,7 +17,7 @@ import TetherTesting
         #expect(relay.sweepClients(now: .now).changed.isEmpty, "an ephemeral record would be saved")
         session.close(reason: "done")
         let id = session.welcome.clientID
-        #expect(relay.clients.withLock { $0.records[id] } == nil, "the record outlived its connection")
+        #expect(relay.clients.record(id) == nil, "the record outlived its connection")
         // A persistent client beside it is counted as before.
         _ = try await relay.subscribe(Hello(), transport: "websocket", remote: "b")
         #expect(relay.stats().totals.connections == 1)
