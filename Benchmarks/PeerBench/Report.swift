@@ -68,6 +68,7 @@ struct Report {
         lines.append("|---|" + kinds.map { _ in "---|" }.joined())
         for check in Self.checks {
             let cells = kinds.map { kind -> String in
+                if check == "no batch" || check == "stock client", kind.wire != .tether { return "n/a" }
                 guard let entry = results.integrity[kind.rawValue]?[check] else { return "—" }
                 return "\(entry["missing"] ?? 0) / \(entry["duplicates"] ?? 0) / \(entry["out_of_order"] ?? 0)"
             }
