@@ -44,10 +44,11 @@ if flags["help"] != nil {
                                  [--sse-resume last-event-id|cursor]
                                  [--paced 10,100] [--paced-rate 1000] [--paced-seconds 5]
                                  [--stock 0|1] [--python .build-venv/bin/python] [--stock-client FILE] [--stock-deliveries N]
-                                 [--idle-cpu N] [--idle-cpu-seconds S]
+                                 [--idle SMALL,LARGE] [--idle-cpu N] [--idle-cpu-seconds S]
           --paced: subscriber counts of the paced runs (one producer at --paced-rate events/s for --paced-seconds)
           --stock 0: leave out the stock Python client (Tether's WebSocket as a Python `websockets` user writes it)
-          --idle-cpu: idle subscribers during the relay-CPU window (default 1,000; also measured for memory if it is an --idle size)
+          --idle: the two idle-memory sizes (default 1000,10000)
+          --idle-cpu: idle subscribers during the relay-CPU window (default 1,000); read in the idle-memory run of that size, or a run of its own
         """)
     exit(0)
 }
@@ -60,6 +61,14 @@ if let paced = flags["paced"] { sizes.paced = paced.split(separator: ",").compac
 if let rate = flags["paced-rate"].flatMap(Double.init) { sizes.pacedRate = rate }
 if let seconds = flags["paced-seconds"].flatMap(Double.init) { sizes.pacedSeconds = seconds }
 if let deliveries = flags["stock-deliveries"].flatMap(Int.init) { sizes.stockDeliveries = deliveries }
+if let idle = flags["idle"] {
+    let counts = idle.split(separator: ",").compactMap { Int($0) }
+    guard counts.count == 2 else {
+        FileHandle.standardError.write(Data("tether-peer-bench: --idle takes two sizes, e.g. 1000,10000\n".utf8))
+        exit(2)
+    }
+    sizes.idle = counts
+}
 if let idle = flags["idle-cpu"].flatMap(Int.init) { sizes.idleCPUConnections = idle }
 if let seconds = flags["idle-cpu-seconds"].flatMap(Double.init) { sizes.idleCPUSeconds = seconds }
 let kinds = (flags["targets"] ?? PeerServer.Kind.allCases.map(\.rawValue).joined(separator: ","))
