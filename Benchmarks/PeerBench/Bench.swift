@@ -6,11 +6,20 @@ struct Bench {
     let kinds: [PeerServer.Kind]
     let tether: String
     let work: String
+    /// nil: stock-client figures turned off (`--stock 0`); a failure: why they cannot be measured.
+    let stock: Result<StockClient, PeerError>?
 
     /// Prints the Markdown report; true if any figure failed to produce a result.
     func run(json: String?) -> Bool {
         let coordinator = Coordinator(sizes: sizes, tether: tether, workDirectory: work)
+        let variants = ClientVariantRuns(coordinator: coordinator, sizes: sizes, stock: stock)
         var results = Results()
+        switch stock {
+        case .success(let client)?: results.notes.append("Stock client: \(client.script) on Python `websockets` \(client.version).")
+        case .failure(let error)?: results.notes.append("Stock client not measured: \(error)")
+        case nil where kinds.contains { $0.wire == .tether }: results.notes.append("Stock client turned off (`--stock 0`).")
+        case nil: break
+        }
         let began = Date()
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
         func attempt(_ kind: PeerServer.Kind, _ what: String, _ body: () throws -> Void) {
@@ -35,6 +44,7 @@ struct Bench {
                         results.add(kind, "generator_cpu_\(subscribers)", fan.generatorCPUMicrosPerDelivery)
                         results.count(kind, "fan-out", missing: fan.missing, duplicates: fan.duplicates, outOfOrder: fan.outOfOrder)
                         if !fan.errors.isEmpty { results.errors.append("\(kind.rawValue) fan-out 1 → \(subscribers): \(fan.errors.prefix(2))") }
+                        if let epf = fan.eventsPerFrame { results.add(kind, "epf_\(subscribers)", epf) }
                         if subscribers == sizes.subscribers.first { peak = fan.deliveriesPerSecond / Double(subscribers) }
                     }
                     if kind.wire == .tether, let subscribers = sizes.subscribers.first {
@@ -62,14 +72,19 @@ struct Bench {
                     let replay = try coordinator.replay(server)
                     results.add(kind, "replay_ms", replay.milliseconds)
                     results.count(kind, "replay", missing: replay.missing, duplicates: replay.duplicates, outOfOrder: replay.outOfOrder)
+                    variants.measure(server, run: run, into: &results)
                 }
             }
             for run in 1...sizes.runs {
-                for (index, connections) in sizes.idle.enumerated() {
+                // Idle CPU (issue 16) is read in the memory run of the same size, or its own run.
+                let idleRuns = sizes.idle.contains(sizes.idleCPUConnections) ? sizes.idle : sizes.idle + [sizes.idleCPUConnections]
+                for (index, connections) in idleRuns.enumerated() {
                     attempt(kind, "idle \(connections) run \(run)") {
-                        coordinator.progress("\(kind.rawValue) run \(run)/\(sizes.runs): \(connections) idle connections")
-                        let idle = try coordinator.idle(kind, connections: connections)
-                        results.add(kind, index == 0 ? "idle_kb_small" : "idle_kb_large", idle.kbPerConnection)
+                        let window = connections == sizes.idleCPUConnections ? sizes.idleCPUSeconds : nil
+                        coordinator.progress("\(kind.rawValue) run \(run)/\(sizes.runs): \(connections) idle connections" + (window.map { ", CPU over \(Results.format($0)) s" } ?? ""))
+                        let idle = try coordinator.idle(kind, connections: connections, cpuWindow: window)
+                        if index < sizes.idle.count { results.add(kind, index == 0 ? "idle_kb_small" : "idle_kb_large", idle.kbPerConnection) }
+                        if let cpu = idle.cpuPercent { results.add(kind, "idle_cpu", cpu) }
                     }
                 }
             }
@@ -85,9 +100,9 @@ struct Bench {
         }
         // Every figure of every server must have a value (the memory store is volatile by design).
         for kind in kinds {
-            for figure in Results.figures where results.median(kind, figure.key) == nil {
-                if figure.key == "sigkill_present", !kind.durable { continue }
-                if figure.tetherOnly, kind.wire != .tether { continue }
+            for figure in Results.figures where results.median(kind, figure.key) == nil && figure.applies(to: kind) {
+                if let paced = figure.pacedSubscribers, !sizes.paced.contains(paced) { continue }
+                if figure.stock, stock == nil { continue }
                 results.errors.append("\(kind.rawValue): no result for \(figure.label)")
             }
         }

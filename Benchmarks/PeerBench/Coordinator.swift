@@ -16,8 +16,20 @@ final class Coordinator {
         var timeout: Int64 = 90
         /// SSE replay by `client_id` alone (the relay's cursor) instead of `Last-Event-ID`.
         var sseCursorResume = false
+        /// Paced runs (issue 16): one producer at `pacedRate` events/s for `pacedSeconds`, to each
+        /// of these subscriber counts.
+        var paced = [10, 100]
+        var pacedRate = 1000.0
+        var pacedSeconds = 5.0
+        /// Unpaced runs of the stock Python client (1 → 10): fewer deliveries than the native
+        /// generator's, which Python would take long to read.
+        var stockDeliveries = 50_000
+        /// Idle CPU: relay CPU over `idleCPUSeconds` with this many idle subscribers, after they settle.
+        var idleCPUConnections = 1000
+        var idleCPUSeconds = 10.0
 
-        static let smoke = Sizes(runs: 1, deliveries: 2000, latencyEvents: 200, replayEvents: 1000, idle: [50, 200], killEvents: 100, timeout: 60)
+        static let smoke = Sizes(runs: 1, deliveries: 2000, latencyEvents: 200, replayEvents: 1000, idle: [50, 200], killEvents: 100, timeout: 60,
+                                 paced: [10], pacedSeconds: 1, stockDeliveries: 2000, idleCPUConnections: 50, idleCPUSeconds: 1)
     }
 
     /// Subscriber connections are spread over this many processes, for every server alike.
@@ -118,6 +130,9 @@ final class Coordinator {
         /// The share of the server's CPU spent in the kernel (stime), in percent.
         var serverSystemPercent: Double
         var generatorCPUMicrosPerDelivery: Double
+        /// Deliveries ÷ frames that carried events, as the subscribers counted them; nil where
+        /// the subscriber does not count frames (every protocol but Tether's WebSocket).
+        var eventsPerFrame: Double?
         var seconds: Double
         var missing: Int
         var duplicates: Int
@@ -126,7 +141,14 @@ final class Coordinator {
         var latencies: [Double]
     }
 
-    func fanOut(_ server: PeerServer, subscribers: Int, events: Int, rate: Double?, ackEach: Bool = false) throws -> FanOut {
+    /// One producer to `subscribers` subscribers of a fresh topic. `batch: false` makes Tether's
+    /// WebSocket subscribers leave `batch` out of their hello; `stock` runs them as the stock
+    /// Python client instead of the native generator (both only for Tether's WebSocket).
+    /// Latencies are collected in paced runs unless `latencies` is false (their transfer would
+    /// count as generator CPU).
+    func fanOut(_ server: PeerServer, subscribers: Int, events: Int, rate: Double?, ackEach: Bool = false,
+                batch: Bool = true, latencies: Bool? = nil, stock: StockClient? = nil) throws -> FanOut {
+        let latencies = latencies ?? (rate != nil)
         let tag = nextTag()
         let (topic, stream) = try destination(server, tag: tag)
         let processes = min(subscribers, Self.workerProcesses)
@@ -134,12 +156,18 @@ final class Coordinator {
         defer { for worker in workers { worker.kill() } }
         for index in 0..<processes {
             let count = subscribers / processes + (index < subscribers % processes ? 1 : 0)
+            if let stock {
+                workers.append(try stock.spawn(port: server.port, topic: topic, prefix: "stock-\(tag)-\(index)", count: count, events: events,
+                                               timeout: sizes.timeout, batch: batch, latencies: latencies))
+                continue
+            }
             var arguments = ["--proto", server.kind.wire.rawValue, "--port", "\(server.port)", "--topic", topic,
                              "--prefix", "sub-\(tag)-\(index)", "--count", "\(count)", "--events", "\(events)",
                              "--timeout", "\(sizes.timeout)"]
             if let stream { arguments += ["--stream", stream] }
-            if rate != nil { arguments += ["--latencies", "1"] }
+            if latencies { arguments += ["--latencies", "1"] }
             if ackEach { arguments += ["--ack-each", "1"] }
+            if !batch { arguments += ["--batch", "0"] }
             workers.append(try Worker.spawn(arguments))
         }
         for worker in workers { try worker.waitReady() }
@@ -153,6 +181,7 @@ final class Coordinator {
         let serverUsed = serverAfter.user - serverCPU.user + serverSystem
         let generatorUsed = Clock.processCPU() - ownCPU + results.reduce(0) { $0 + ($1["cpu_seconds"] as? Double ?? 0) }
         let delivered = results.reduce(0) { $0 + ($1["received"] as? Int ?? 0) }
+        let frames = results.reduce(0) { $0 + ($1["frames"] as? Int ?? 0) }
         let last = results.map { $0["last_micros"] as? Int64 ?? Int64($0["last_micros"] as? Int ?? 0) }.max() ?? start
         let seconds = Double(last - start) / 1_000_000
         if let stream { _ = try? natsAdmin(server) { $0.request("$JS.API.STREAM.DELETE.\(stream)", "") } }
@@ -161,6 +190,7 @@ final class Coordinator {
             serverCPUMicrosPerDelivery: serverUsed * 1e6 / Double(max(1, delivered)),
             serverSystemPercent: 100 * serverSystem / serverUsed,
             generatorCPUMicrosPerDelivery: generatorUsed * 1e6 / Double(max(1, delivered)),
+            eventsPerFrame: frames > 0 ? Double(delivered) / Double(frames) : nil,
             seconds: seconds,
             missing: results.reduce(0) { $0 + ($1["missing"] as? Int ?? 0) },
             duplicates: results.reduce(0) { $0 + ($1["duplicates"] as? Int ?? 0) },
@@ -220,9 +250,14 @@ final class Coordinator {
         var rssBeforeKB: Int
         var rssAfterKB: Int
         var opened: Int
+        /// Relay CPU over the idle window, in % of one core (nil: not measured in this run).
+        var cpuPercent: Double?
     }
 
-    func idle(_ kind: PeerServer.Kind, connections: Int) throws -> Idle {
+    /// Opens `connections` idle subscribers on a fresh server and reads its memory 1 s after the
+    /// last; with `cpuWindow`, then also its CPU over that many seconds (pings and timers only:
+    /// nothing is published).
+    func idle(_ kind: PeerServer.Kind, connections: Int, cpuWindow: Double? = nil) throws -> Idle {
         let server = try PeerServer(kind: kind, directory: freshDirectory("idle-\(kind.rawValue)"), tether: tether)
         defer { server.stop() }
         usleep(500_000)
@@ -234,8 +269,19 @@ final class Coordinator {
         try loop.flatSubmit { opener.start(timeout: .seconds(timeout)) }.wait()
         usleep(1_000_000)
         let after = server.rssKB()
+        var cpuPercent: Double?
+        if let cpuWindow {
+            let cpuBefore = server.cpuSeconds()
+            let start = Clock.seconds()
+            usleep(useconds_t(cpuWindow * 1_000_000))
+            let elapsed = Clock.seconds() - start
+            cpuPercent = 100 * (server.cpuSeconds() - cpuBefore) / elapsed
+            let open = try loop.submit { opener.clients.filter { $0.context != nil }.count }.wait()
+            if open != connections { throw PeerError("\(connections - open) idle connections closed during the CPU window") }
+        }
         try loop.flatSubmit { opener.closeAll() }.wait()
-        return Idle(kbPerConnection: Double(after - before) / Double(connections), rssBeforeKB: before, rssAfterKB: after, opened: connections)
+        return Idle(kbPerConnection: Double(after - before) / Double(connections), rssBeforeKB: before, rssAfterKB: after, opened: connections,
+                    cpuPercent: cpuPercent)
     }
 
     // MARK: figure 6: accepted events after SIGKILL

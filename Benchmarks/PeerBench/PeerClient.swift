@@ -26,6 +26,9 @@ struct ClientSettings: Sendable {
     var lastSequence: Int?
     /// SSE: resume from this `Last-Event-ID` (`epoch:seq`) instead of the client's cursor.
     var lastEventID: String?
+    /// Tether WebSocket: ask for `events` frames (`batch: true`, as TetherClient does); false is
+    /// the client that never asked, which gets one `event` frame per event.
+    var batch = true
 }
 
 extension ByteBuffer {
@@ -71,6 +74,8 @@ class PeerClient: ChannelInboundHandler, @unchecked Sendable {
     var context: ChannelHandlerContext?
     var inbound = ByteBuffer()
     var wroteSinceFlush = false
+    /// Frames that carried events (Tether: `event` and `events`), for events per frame.
+    var eventFrames = 0
 
     init(settings: ClientSettings, loop: any EventLoop) {
         self.settings = settings

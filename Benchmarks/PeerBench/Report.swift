@@ -9,6 +9,9 @@ struct Report {
     let load: String
     let seconds: Double
 
+    /// The integrity checks: one per kind of run (the last three are issue 16's).
+    static let checks = ["fan-out", "latency", "replay", "paced", "no batch", "stock client"]
+
     private var peers: [PeerServer.Kind] { kinds.filter { !$0.isTether } }
     private var tethers: [PeerServer.Kind] { kinds.filter(\.isTether) }
 
@@ -21,9 +24,18 @@ struct Report {
         lines.append("")
         lines.append("| figure | " + kinds.map(\.rawValue).joined(separator: " | ") + " |")
         lines.append("|---|" + kinds.map { _ in "---|" }.joined())
-        for figure in Results.figures {
-            lines.append("| \(label(figure)) | " + kinds.map { results.cell($0, figure.key) }.joined(separator: " | ") + " |")
+        for figure in Results.figures where figure.pacedSubscribers.map(sizes.paced.contains) ?? true {
+            lines.append("| \(label(figure)) | " + kinds.map { figure.applies(to: $0) ? results.cell($0, figure.key) : "n/a" }.joined(separator: " | ") + " |")
         }
+        lines.append("")
+        lines.append("n/a: the figure does not exist for that server (`batch`, the stock client and frame counts are Tether's WebSocket protocol; the SIGKILL figure needs a durable store). — : measured, but no result (see the errors below).")
+        lines.append("")
+        lines.append("Figures of issue 16: the paced runs publish \(Int(sizes.pacedRate)) events/s for \(Results.format(sizes.pacedSeconds)) s; "
+            + "the stock client is Benchmarks/StockClient/tether_subscribers.py (Python `websockets`, JSON decoded, `hello` with `batch: true` unless said, "
+            + "one cumulative `ack` per 32 events or 20 ms, 4 processes as the native generator), \(sizes.stockDeliveries) deliveries per unpaced stock run; "
+            + "events per frame = deliveries ÷ frames carrying events, counted by the subscribers; generator CPU = producer + subscriber processes. "
+            + "A Tether-only figure's ratio is taken against the peer figure named beside it (the peers run with the native generator).")
+        for note in results.notes { lines.append(""); lines.append(note) }
         if kinds.contains(.tetherSSE) {
             lines.append("")
             lines.append("tether-sse: memory store, subscribers over Server-Sent Events, which has no acks (the relay counts an event written to the socket as acknowledged); its producer publishes over WebSocket; replay resumes with `Last-Event-ID`" + (sizes.sseCursorResume ? " — here by `client_id` alone (`--sse-resume cursor`)." : "."))
@@ -38,19 +50,23 @@ struct Report {
         let pairs = tethers.flatMap { t in peers.map { (t, $0) } }
         lines.append("| figure | " + pairs.map { "\($0.0.rawValue) / \($0.1.rawValue)" }.joined(separator: " | ") + " |")
         lines.append("|---|" + pairs.map { _ in "---|" }.joined())
-        for figure in Results.figures where figure.key != "latency_rate" && !figure.tetherOnly && !figure.key.hasPrefix("server_sys") {
+        for figure in Results.figures where figure.key != "latency_rate" && (!figure.tetherOnly || figure.peerKey != nil)
+            && figure.pacedSubscribers.map(sizes.paced.contains) ?? true
+            && !figure.key.hasPrefix("server_sys") && !figure.key.contains("_gen_") {
+            let peerKey = figure.peerKey ?? figure.key
             let cells = pairs.map { pair -> String in
-                guard let a = results.median(pair.0, figure.key), let b = results.median(pair.1, figure.key), b != 0 else { return "—" }
+                guard let a = results.median(pair.0, figure.key), let b = results.median(pair.1, peerKey), b != 0 else { return "—" }
                 return String(format: "%.2f×", a / b)
             }
-            lines.append("| \(label(figure)) | " + cells.joined(separator: " | ") + " |")
+            let against = figure.peerKey.map { " (against the peer's `\($0)`)" } ?? ""
+            lines.append("| \(label(figure))\(against) | " + cells.joined(separator: " | ") + " |")
         }
         lines.append("")
         lines.append("Integrity, summed over all runs (missing / duplicate / out-of-order deliveries, counted by each subscriber against the producer's numbering):")
         lines.append("")
         lines.append("| check | " + kinds.map(\.rawValue).joined(separator: " | ") + " |")
         lines.append("|---|" + kinds.map { _ in "---|" }.joined())
-        for check in ["fan-out", "latency", "replay"] {
+        for check in Self.checks {
             let cells = kinds.map { kind -> String in
                 if check == "no batch" || check == "stock client", kind.wire != .tether { return "n/a" }
                 guard let entry = results.integrity[kind.rawValue]?[check] else { return "—" }
@@ -69,8 +85,14 @@ struct Report {
     }
 
     private func label(_ figure: Results.Figure) -> String {
-        guard figure.key.hasPrefix("idle_kb") else { return figure.label }
-        return "server KB per idle connection, \(sizes.idle[figure.key == "idle_kb_small" ? 0 : 1]) connections"
+        guard !figure.key.hasPrefix("idle_kb") else {
+            return "server KB per idle connection, \(sizes.idle[figure.key == "idle_kb_small" ? 0 : 1]) connections"
+        }
+        return figure.label
+            .replacingOccurrences(of: "IDLESECONDS", with: Results.format(sizes.idleCPUSeconds))
+            .replacingOccurrences(of: "SECONDS", with: Results.format(sizes.pacedSeconds))
+            .replacingOccurrences(of: "IDLE", with: "\(sizes.idleCPUConnections)")
+            .replacingOccurrences(of: "RATE", with: "\(Int(sizes.pacedRate))")
     }
 
     /// The targets of issue 9, reported (not asserted) against the medians.
@@ -98,7 +120,7 @@ struct Report {
                 let kept = results.values[t.rawValue]?["sigkill_present"]?.min()
                 lines.append("- \(t.rawValue): 0 accepted events lost on SIGKILL: worst run kept \(kept.map { Results.format($0) } ?? "—") %, \(verdict(kept.map { $0 >= 100 }))")
             }
-            let lost = ["fan-out", "latency", "replay"].reduce(0) { $0 + (results.integrity[t.rawValue]?[$1]?["missing"] ?? 0) }
+            let lost = Self.checks.reduce(0) { $0 + (results.integrity[t.rawValue]?[$1]?["missing"] ?? 0) }
             lines.append("- \(t.rawValue): no silent drop: \(lost) missing deliveries in all runs, \(verdict(lost == 0))")
         }
         return lines
@@ -110,7 +132,7 @@ struct Report {
             var figures: [String: Any] = [:]
             for figure in Results.figures {
                 guard let runs = results.values[kind.rawValue]?[figure.key] else { continue }
-                figures[figure.key] = ["runs": runs, "median": results.median(kind, figure.key) ?? .nan, "min": runs.min()!, "max": runs.max()!, "label": figure.label]
+                figures[figure.key] = ["runs": runs, "median": results.median(kind, figure.key) ?? .nan, "min": runs.min()!, "max": runs.max()!, "label": label(figure)]
             }
             targets[kind.rawValue] = [
                 "version": PeerServer.version(of: kind, tether: tether),
@@ -124,7 +146,10 @@ struct Report {
             "sizes": ["runs": sizes.runs, "deliveries": sizes.deliveries, "latency_events": sizes.latencyEvents,
                       "replay_events": sizes.replayEvents, "idle": sizes.idle, "kill_events": sizes.killEvents,
                       "subscribers": sizes.subscribers, "subscriber_processes": Coordinator.workerProcesses,
-                      "window": Producer.window],
+                      "window": Producer.window, "paced": sizes.paced, "paced_rate": sizes.pacedRate,
+                      "paced_seconds": sizes.pacedSeconds, "stock_deliveries": sizes.stockDeliveries,
+                      "idle_cpu_connections": sizes.idleCPUConnections, "idle_cpu_seconds": sizes.idleCPUSeconds],
+            "notes": results.notes,
             "targets": targets,
             "errors": results.errors,
         ]

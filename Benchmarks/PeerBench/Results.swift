@@ -7,7 +7,21 @@ struct Results {
         var key: String
         var label: String
         var higherIsBetter: Bool
+        /// Measured only for Tether's native WebSocket (`tether-memory`, `tether-sqlite`).
         var tetherOnly = false
+        /// The peer figure a Tether-only figure is compared with in the ratio table (e.g. the
+        /// stock client's CPU per delivery against Mosquitto's with the native generator).
+        var peerKey: String?
+        /// The run behind it: `paced N` is in `Sizes.paced`, `stock` needs the stock client.
+        var pacedSubscribers: Int?
+        var stock = false
+
+        /// Whether the figure exists for a server at all (not whether this run measured it).
+        func applies(to kind: PeerServer.Kind) -> Bool {
+            if tetherOnly, kind.wire != .tether { return false }
+            if key == "sigkill_present", !kind.durable { return false }
+            return true
+        }
     }
 
     static let figures: [Figure] = [
@@ -29,6 +43,34 @@ struct Results {
         Figure(key: "idle_kb_small", label: "server KB per idle connection, 1,000 connections", higherIsBetter: false),
         Figure(key: "idle_kb_large", label: "server KB per idle connection, 10,000 connections", higherIsBetter: false),
         Figure(key: "sigkill_present", label: "accepted events present after SIGKILL + restart, %", higherIsBetter: true),
+    ] + issue16
+
+    /// What issue 16 names (ClientVariantRuns.swift measures them). RATE, SECONDS and IDLE in a
+    /// label are replaced by the run's sizes. "generator CPU" is the producer's and subscriber
+    /// processes' CPU per delivery, beside each relay figure, to show which side limits it.
+    static let issue16: [Figure] = [
+        Figure(key: "epf_10", label: "events per frame received (native generator, batch), 1 → 10", higherIsBetter: true, tetherOnly: true),
+        Figure(key: "epf_100", label: "events per frame received (native generator, batch), 1 → 100", higherIsBetter: true, tetherOnly: true),
+        Figure(key: "nobatch_cpu_10", label: "client without `batch` (native generator): server CPU µs per delivery, 1 → 10", higherIsBetter: false, tetherOnly: true, peerKey: "server_cpu_10"),
+        Figure(key: "nobatch_gen_10", label: "client without `batch` (native generator): generator CPU µs per delivery, 1 → 10", higherIsBetter: false, tetherOnly: true),
+        Figure(key: "paced_cpu_10", label: "paced RATE events/s × 10 (SECONDS s): server CPU µs per delivery", higherIsBetter: false, pacedSubscribers: 10),
+        Figure(key: "paced_gen_10", label: "paced RATE events/s × 10: generator CPU µs per delivery", higherIsBetter: false, pacedSubscribers: 10),
+        Figure(key: "paced_epf_10", label: "paced RATE events/s × 10: events per frame", higherIsBetter: true, tetherOnly: true, pacedSubscribers: 10),
+        Figure(key: "paced_cpu_100", label: "paced RATE events/s × 100 (SECONDS s): server CPU µs per delivery", higherIsBetter: false, pacedSubscribers: 100),
+        Figure(key: "paced_gen_100", label: "paced RATE events/s × 100: generator CPU µs per delivery", higherIsBetter: false, pacedSubscribers: 100),
+        Figure(key: "paced_epf_100", label: "paced RATE events/s × 100: events per frame", higherIsBetter: true, tetherOnly: true, pacedSubscribers: 100),
+        Figure(key: "stock_cpu_10", label: "stock client (Python `websockets`, batch): server CPU µs per delivery, 1 → 10", higherIsBetter: false, tetherOnly: true, peerKey: "server_cpu_10", stock: true),
+        Figure(key: "stock_gen_10", label: "stock client, batch: generator CPU µs per delivery, 1 → 10", higherIsBetter: false, tetherOnly: true, stock: true),
+        Figure(key: "stock_epf_10", label: "stock client, batch: events per frame, 1 → 10", higherIsBetter: true, tetherOnly: true, stock: true),
+        Figure(key: "stock_nobatch_cpu_10", label: "stock client without `batch`: server CPU µs per delivery, 1 → 10", higherIsBetter: false, tetherOnly: true, peerKey: "server_cpu_10", stock: true),
+        Figure(key: "stock_nobatch_gen_10", label: "stock client without `batch`: generator CPU µs per delivery, 1 → 10", higherIsBetter: false, tetherOnly: true, stock: true),
+        Figure(key: "stock_paced_cpu_10", label: "stock client, paced RATE events/s × 10: server CPU µs per delivery", higherIsBetter: false, tetherOnly: true, peerKey: "paced_cpu_10", pacedSubscribers: 10, stock: true),
+        Figure(key: "stock_paced_gen_10", label: "stock client, paced RATE events/s × 10: generator CPU µs per delivery", higherIsBetter: false, tetherOnly: true, pacedSubscribers: 10, stock: true),
+        Figure(key: "stock_paced_epf_10", label: "stock client, paced RATE events/s × 10: events per frame", higherIsBetter: true, tetherOnly: true, pacedSubscribers: 10, stock: true),
+        Figure(key: "stock_paced_cpu_100", label: "stock client, paced RATE events/s × 100: server CPU µs per delivery", higherIsBetter: false, tetherOnly: true, peerKey: "paced_cpu_100", pacedSubscribers: 100, stock: true),
+        Figure(key: "stock_paced_gen_100", label: "stock client, paced RATE events/s × 100: generator CPU µs per delivery", higherIsBetter: false, tetherOnly: true, pacedSubscribers: 100, stock: true),
+        Figure(key: "stock_paced_epf_100", label: "stock client, paced RATE events/s × 100: events per frame", higherIsBetter: true, tetherOnly: true, pacedSubscribers: 100, stock: true),
+        Figure(key: "idle_cpu", label: "server CPU, % of a core, with IDLE idle subscribers (over IDLESECONDS s)", higherIsBetter: false),
     ]
 
     var values: [String: [String: [Double]]] = [:]

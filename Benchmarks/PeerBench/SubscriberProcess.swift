@@ -29,6 +29,7 @@ enum SubscriberProcess {
             settings.subscribe = true
             settings.stream = options["stream"]
             settings.ackEach = options["ack-each"] == "1"
+            settings.batch = options["batch"] != "0"
             let fixed = settings
             connections.append(loop.flatSubmit {
                 PeerClient.connect(proto, fixed, loop: loop) { client in
@@ -43,7 +44,9 @@ enum SubscriberProcess {
         loop.scheduleTask(in: .seconds(timeout)) { state.finish() }
         try state.done.futureResult.wait()
         let cpu = Clock.processCPU() - cpuAtReady
-        let result = try loop.submit { try JSONSerialization.data(withJSONObject: state.result(cpu: cpu)) }.wait()
+        let result = try loop.submit {
+            try JSONSerialization.data(withJSONObject: state.result(cpu: cpu, frames: clients.reduce(0) { $0 + $1.eventFrames }))
+        }.wait()
         try? EventLoopFuture.andAllComplete(clients.map { client in loop.flatSubmit { client.close() } }, on: loop).wait()
         FileHandle.standardOutput.write(result + Data("\n".utf8))
         try? group.syncShutdownGracefully()

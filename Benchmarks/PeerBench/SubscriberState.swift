@@ -25,8 +25,11 @@ final class SubscriberState: @unchecked Sendable {
 
     func finish() { done.succeed() }
 
-    func result(cpu: Double) -> [String: Any] {
+    /// The process's report; `frames` counts the frames that carried events (0 where the
+    /// protocol's client does not count them).
+    func result(cpu: Double, frames: Int) -> [String: Any] {
         var result: [String: Any] = [
+            "frames": frames,
             "received": tallies.reduce(0) { $0 + $1.unique },
             "missing": tallies.reduce(0) { $0 + $1.missing },
             "duplicates": tallies.reduce(0) { $0 + $1.duplicates },

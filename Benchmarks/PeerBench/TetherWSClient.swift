@@ -40,8 +40,9 @@ final class TetherWSClient: WebSocketPeerClient, @unchecked Sendable {
         let topic = settings.subscribe ? settings.topic : "\(settings.clientID)-publishes-only"
         hello += ",\"topics\":[\"\(topic)\"]"
         if let last = settings.lastSequence { hello += ",\"last_sequence\":\(last)" }
-        // Several events per frame, as TetherClient and the dashboard ask (docs/PROTOCOL.md).
-        hello += ",\"batch\":true"
+        // Several events per frame, as TetherClient and the dashboard ask (docs/PROTOCOL.md),
+        // unless the run measures the client that does not ask.
+        if settings.batch { hello += ",\"batch\":true" }
         sendText(ByteBuffer(string: hello + "}"))
     }
 
@@ -50,8 +51,10 @@ final class TetherWSClient: WebSocketPeerClient, @unchecked Sendable {
         guard frame.readableBytes > 9,
               let type = frame.getString(at: frame.readerIndex + 9, length: min(12, frame.readableBytes - 9)) else { return }
         if type.hasPrefix("event\"") {
+            eventFrames += 1
             deliver(frame)
         } else if type.hasPrefix("events\"") {
+            eventFrames += 1
             // {"type":"events","events":[{"seq":…},{"seq":…}]} (the hello asked for batches): one
             // slice per event, split where each event object starts.
             var start = frame.offset(of: Self.eventStart)

@@ -6,9 +6,15 @@ struct Worker {
     let output: Pipe
 
     static func spawn(_ arguments: [String]) throws -> Worker {
+        try spawn(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, ["subscribe"] + arguments)
+    }
+
+    /// Another program that keeps the same contract (`ready`, then one JSON line): the stock
+    /// Python client (``StockClient``).
+    static func spawn(executable: String, _ arguments: [String]) throws -> Worker {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["subscribe"] + arguments
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()
