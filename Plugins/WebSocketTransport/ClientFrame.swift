@@ -15,8 +15,9 @@ enum ClientFrame: Sendable {
     /// and nothing else (not stored, not fanned out): the dashboard's side-effect-free
     /// throughput test.
     case echo(id: [UInt8], data: [UInt8])
-    /// A publish; the frame itself is the event envelope (`topic`, `data`, `id`).
-    case publish(producerID: String?)
+    /// A publish; the frame itself is the event envelope (`topic`, `data`, `id`), whose members
+    /// are handed on as scanned, so the envelope is not parsed a second time.
+    case publish(producerID: String?, members: [(key: String, value: Range<Int>)])
     case stats
     case unknown(type: String)
 
@@ -62,7 +63,7 @@ enum ClientFrame: Sendable {
         case "ping": return .ping(id: fields.raw("id") ?? Array("null".utf8))
         case "pong": return .pong(id: fields.raw("id") ?? Array("null".utf8))
         case "echo": return .echo(id: fields.raw("id") ?? Array("null".utf8), data: fields.raw("data") ?? Array("null".utf8))
-        case "publish": return .publish(producerID: try? fields.string("id", code: .invalidEvent))
+        case "publish": return .publish(producerID: try? fields.string("id", code: .invalidEvent), members: members)
         case "stats": return .stats
         default: return .unknown(type: type)
         }

@@ -14,10 +14,13 @@ extension WebSocketConnectionHandler {
         case refused(RelayError, id: String?)
     }
 
-    func enqueuePublish(_ bytes: [UInt8], id: String?) {
-        do {
+    func enqueuePublish(_ bytes: [UInt8], members: [(key: String, value: Range<Int>)], id: String?) {
+        do throws(RelayError) {
             try relay.gate.authorize(peer.token, for: .produce)
-            backlog.append(.draft(try decoder.decode(bytes, format: .json, now: Date())[0], id: id))
+            guard bytes.count <= decoder.limits.maxBodyBytes else {
+                throw RelayError(.tooLarge, "the publish frame is \(bytes.count) bytes; the limit is \(decoder.limits.maxBodyBytes)")
+            }
+            backlog.append(.draft(try decoder.draft(bytes, members: members, now: Date()), id: id))
         } catch {
             backlog.append(.refused(error, id: id))
         }

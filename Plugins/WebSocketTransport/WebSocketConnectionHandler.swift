@@ -314,8 +314,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             if let number = UInt64(String(decoding: id, as: UTF8.self)), let sent = pings.removeValue(forKey: number) {
                 session.recordPing(roundTrip: Double((NIODeadline.now() - sent).nanoseconds) / 1e9)
             }
-        case .publish(let producerID):
-            enqueuePublish(bytes, id: producerID)
+        case .publish(let producerID, let members):
+            enqueuePublish(bytes, members: members, id: producerID)
         case .stats:
             do {
                 send(RelayFrame.stats(try relay.stats().jsonBytes()))

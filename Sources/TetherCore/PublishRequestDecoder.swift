@@ -96,6 +96,17 @@ public struct PublishRequestDecoder: Sendable {
         } catch {
             throw RelayError(.malformed, "\(which) is not valid JSON: \(error)")
         }
+        return try draft(body, members: members, which: which, now: now)
+    }
+
+    /// The event envelope of one JSON object whose members a caller has already scanned (a
+    /// WebSocket `publish` frame is itself the envelope): the same checks as ``decode(_:format:now:)``,
+    /// without reading the bytes again.
+    public func draft(_ body: [UInt8], members: [(key: String, value: Range<Int>)], now: Date = Date()) throws(RelayError) -> EventDraft {
+        try draft(body, members: members, which: "the event", now: now)
+    }
+
+    private func draft(_ body: [UInt8], members: [(key: String, value: Range<Int>)], which: String, now: Date) throws(RelayError) -> EventDraft {
         var topic: String?
         var data: Range<Int>?
         var producerID: String?

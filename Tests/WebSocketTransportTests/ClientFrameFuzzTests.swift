@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TetherCore
 import TetherTesting
@@ -43,5 +44,26 @@ struct ClientFrameFuzzTests {
         }
         #expect(decoded > 0)
         #expect(refused > 0)
+    }
+
+    /// A publish frame is parsed once: the envelope is read from the members the frame parser
+    /// already scanned. For every publish frame the fuzzer makes, that gives the very draft (or
+    /// the very refusal) that decoding the frame from scratch as a publish body gives.
+    @Test func aPublishReadFromItsScannedMembersEqualsAFullDecode() {
+        let scanner = JSONScanner(maxDepth: 64)
+        let decoder = PublishRequestDecoder()
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var generator = HostileInputGenerator(seed: HostileInputGenerator.baseSeed &+ 3, seeds: [Self.seeds[4]])
+        var compared = 0
+        for input in (0..<HostileInputGenerator.caseCount(default: 5_000)).map({ _ in generator.input() }) + [Array(Self.seeds[4].utf8)] {
+            guard case .publish(_, let members)? = try? ClientFrame.parse(input, scanner: scanner) else { continue }
+            let once: Result<EventDraft, RelayError>
+            let twice: Result<EventDraft, RelayError>
+            do { once = .success(try decoder.draft(input, members: members, now: now)) } catch { once = .failure(error) }
+            do { twice = .success(try decoder.decode(input, format: .json, now: now)[0]) } catch { twice = .failure(error) }
+            #expect(once == twice, "\(String(decoding: input, as: UTF8.self))")
+            compared += 1
+        }
+        #expect(compared > 100)
     }
 }
