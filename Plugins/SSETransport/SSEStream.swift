@@ -142,6 +142,8 @@ struct SSEStream: Sendable {
 /// which an SSE client joins back with newlines. The epoch is the stream's own, written before
 /// it, so the record is the same for every subscriber and encoded once per event.
 enum SSERecord: WireFormat {
+    static let cache = WireCache<Self>()
+
     static func encode(_ event: Event) -> ByteBuffer {
         var w = JSONWriter(capacity: event.data.count + event.topic.utf8.count + 40)
         w.raw(":")

@@ -105,24 +105,24 @@ extension WebSocketConnectionHandler {
     }
 
     /// Writes `events` as `events` frames (batching clients) or one `event` frame each, without
-    /// flushing. Each event's encoding is shared with every other subscriber (``NativeEventFrame``,
-    /// ``NativeEventObject``); only the `events` frame around them is this connection's own.
+    /// flushing. Each event's encoding is shared with every other subscriber on this loop
+    /// (``LoopEncodings``); only the `events` frame around them is this connection's own.
     func writeEvents() {
         guard !closeSent else { return }
         guard batching else {
             for event in events {
-                context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: event.encoded(as: NativeEventFrame.self))), promise: nil)
+                context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: encodings.frame(event))), promise: nil)
             }
             return
         }
         let head: StaticString = "{\"type\":\"events\",\"events\":["
         var index = events.startIndex
         while index < events.endIndex {
-            var objects: [ByteBuffer] = [events[index].encoded(as: NativeEventObject.self)]
+            var objects: [ByteBuffer] = [encodings.object(events[index])]
             var size = head.utf8CodeUnitCount + 2 + objects[0].readableBytes
             index += 1
             while index < events.endIndex {
-                let object = events[index].encoded(as: NativeEventObject.self)
+                let object = encodings.object(events[index])
                 guard size + 1 + object.readableBytes < Self.batchFrameBytes else { break }
                 objects.append(object)
                 size += 1 + object.readableBytes

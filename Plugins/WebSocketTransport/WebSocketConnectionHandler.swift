@@ -80,6 +80,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     // Delivery
     var events: [Event] = []
     var batching = false
+    /// This loop's shared encodings of the newest events (set in `handlerAdded`).
+    var encodings: LoopEncodings!
     var drainScheduled = false
     var storeReading = false
     /// The fan-out's wake: schedules a drain on this loop. Made once per connection.
@@ -123,6 +125,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        encodings = LoopEncodings.of(context.eventLoop)
         // Refusals happen after the upgrade, as an error frame and a close code, because
         // Hummingbird answers any upgrade refused in `shouldUpgrade` with an empty 400 that would
         // not say why. A missing or wrong token is final: close 4510/4511 (do-not-reconnect

@@ -100,6 +100,8 @@ import MemoryStore
 
     /// A wire format that counts how often it is asked to encode.
     enum CountingFormat: WireFormat {
+        static let cache = WireCache<Self>()
+
         static let encodings = Atomic<Int>(0)
         static func encode(_ event: Event) -> [UInt8] {
             encodings.add(1, ordering: .relaxed)

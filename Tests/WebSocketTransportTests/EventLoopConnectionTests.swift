@@ -140,8 +140,9 @@ struct EventLoopConnectionTests {
         }
         #expect(seen == 14_000)
         let after = try #require(relay.residentBytes)
-        // Flat: a queue of copies for the stuck client would be 10 MB more.
-        #expect(after - before < 2_000_000, "relay memory grew by \(after - before) bytes over 10,000 events of 1 KB")
+        // Flat (it wanders by about 1.5 MB with malloc's arenas); a queue of copies for the
+        // stuck client would be 10 MB more.
+        #expect(after - before < 4_000_000, "relay memory grew by \(after - before) bytes over 10,000 events of 1 KB")
         let stats = try await relay.stats()
         let clients = try #require(stats["clients"] as? [[String: Any]])
         let stuckStats = try #require(clients.first { $0["id"] as? String == "stuck" })

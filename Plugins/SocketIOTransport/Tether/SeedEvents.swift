@@ -92,6 +92,8 @@ enum SeedEvents {
 /// A live event as the seed's `claude_event` argument: encoded once per event and shared by every
 /// Socket.IO subscriber that receives it (``SeedEvents/event(_:)``).
 enum SeedEventJSON: WireFormat {
+    static let cache = WireCache<Self>()
+
     static func encode(_ event: Event) -> [UInt8] {
         var w = JSONWriter(capacity: event.data.count + 96 + event.topic.utf8.count * 2)
         SeedEvents.event(event, into: &w)
