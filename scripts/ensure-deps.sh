@@ -11,7 +11,7 @@ set -euo pipefail
 mode=${1:-run}
 
 apt_run=(libsqlite3-dev pkg-config libsystemd-dev)
-apt_test=(curl openssl python3-venv prometheus systemd util-linux postgresql chromium)
+apt_test=(curl openssl python3-venv prometheus systemd util-linux postgresql chromium strace)
 apt_bench=(mosquitto nats-server)
 apt_package=(dpkg-dev binutils libcurl4-openssl-dev)
 apt_systemd=(systemd-container debootstrap)

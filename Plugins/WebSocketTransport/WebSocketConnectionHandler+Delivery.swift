@@ -118,7 +118,9 @@ extension WebSocketConnectionHandler {
         let head: StaticString = "{\"type\":\"events\",\"events\":["
         var index = events.startIndex
         while index < events.endIndex {
-            var objects: [ByteBuffer] = [encodings.object(events[index])]
+            // The elements of one frame, in a buffer the connection reuses (no array per frame).
+            objects.removeAll(keepingCapacity: true)
+            objects.append(encodings.object(events[index]))
             var size = head.utf8CodeUnitCount + 2 + objects[0].readableBytes
             index += 1
             while index < events.endIndex {

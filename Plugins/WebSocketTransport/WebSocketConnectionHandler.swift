@@ -82,6 +82,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     var batching = false
     /// This loop's shared encodings of the newest events (set in `handlerAdded`).
     var encodings: LoopEncodings!
+    /// The elements of the `events` frame being built, reused from frame to frame.
+    var objects: [ByteBuffer] = []
     var drainScheduled = false
     var storeReading = false
     /// The fan-out's wake: schedules a drain on this loop. Made once per connection.
