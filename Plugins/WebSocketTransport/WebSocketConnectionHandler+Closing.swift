@@ -34,11 +34,10 @@ extension WebSocketConnectionHandler {
 
     /// Writes `frame` (the error that says why), then a close frame, and ends the session at
     /// once; the socket closes when the client answers the close, or after ``closeDeadline``.
-    func sendClose(code: Int, reason: String, after frame: [UInt8], because why: String) {
+    func sendClose(code: Int, reason: String, after frame: [UInt8]?, because why: String) {
         guard !closeSent else { return }
-        send(frame, flush: false)
+        if let frame { send(frame, flush: false) }
         closeSent = true
-        closedHere = true
         endReason = endReason ?? why
         var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: WebSocketErrorCode(codeNumber: code))
@@ -51,23 +50,44 @@ extension WebSocketConnectionHandler {
         }
     }
 
-    /// Frames WSCore writes: its pings and pongs, and its close frame: code 1000 on graceful
-    /// shutdown, 1001 when the client left its WebSocket pings unanswered for two periods. After
-    /// a close this handler sends nothing more.
+    /// Graceful shutdown (the server's `ChannelShouldQuiesceEvent`): close code 1000, and the
+    /// usual ``closeDeadline`` for the client's answer.
+    func shutDown() {
+        sendClose(code: 1000, reason: "", after: nil, because: "the relay is shutting down (the client was sent close code 1000, normal closure)")
+    }
+
+    /// The client's close frame: the answer to this handler's close (the handshake is complete),
+    /// or the client leaving, which is answered with close 1000 (RFC 6455 §5.5.1) before the
+    /// socket closes. ``FrameRulesHandler`` has refused close payloads that break the rules.
+    func receivedClose() {
+        guard !closeSent else {
+            context.close(promise: nil)
+            return
+        }
+        closeSent = true
+        endReason = endReason ?? "the client closed the connection"
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: .normalClosure)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { [self] _ in context.close(promise: nil) }
+    }
+
+    /// A WebSocket ping from the client: a pong with the same payload (RFC 6455 §5.5.3), unless
+    /// the connection is closing.
+    func answerPing(_ frame: WebSocketFrame) {
+        guard !closeSent else { return }
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+    }
+
+    /// Frames written by a layer after this one. With the connection claimed there is none; if
+    /// the server did not offer a takeover, WSCore still runs behind this handler and writes its
+    /// close 1000 on graceful shutdown, which this handler has sent already: one close frame per
+    /// connection.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let frame = unwrapOutboundIn(data)
-        if frame.opcode == .connectionClose {
-            guard !closeSent else {
-                // This handler already closed: one close frame per connection.
-                promise?.succeed()
-                return
-            }
-            closeSent = true
-            var payload = frame.data
-            let code = payload.readWebSocketErrorCode()
-            endReason = endReason ?? (code == .normalClosure
-                ? "the relay is shutting down (the client was sent close code 1000, normal closure)"
-                : "the client did not answer WebSocket pings (sent close \(code.map { String(describing: $0) } ?? "without a code"))")
+        if unwrapOutboundIn(data).opcode == .connectionClose, closeSent {
+            promise?.succeed()
+            return
         }
         context.write(data, promise: promise)
     }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOWebSocket
 import TetherCore
+import TetherRouting
 
 /// One client's WebSocket connection, driven from its channel's event loop: the hello
 /// handshake, then one core `Session` until either side ends it. It replaces the four tasks a
@@ -10,9 +11,11 @@ import TetherCore
 /// switch (issue 16).
 ///
 /// Where it sits: after NIO's frame decoder and ``FrameRulesHandler``, before the
-/// `NIOAsyncChannel` that Hummingbird's WebSocket layer (WSCore) reads. It takes every data frame
-/// itself and passes WSCore only control frames: WSCore keeps answering the client's pings and
-/// its side of the close handshake, and sends close code 1000 on graceful shutdown, as before.
+/// `NIOAsyncChannel` that Hummingbird's WebSocket layer (WSCore) would read. It takes every frame
+/// itself: it answers the client's WebSocket pings, both sides of the close handshake, and the
+/// server's graceful shutdown (`ChannelShouldQuiesceEvent`: close 1000). So it claims the
+/// connection's `WebSocketTakeover`, and the server's per-connection task ends instead of running
+/// WSCore for the connection's life (WebSocketConnectionHandler+Closing.swift).
 ///
 /// - **Inbound**: data frames are reassembled into messages (at most
 ///   ``WebSocketTransport/Configuration/maxFrameBytes``) and handled in arrival order: hello,
@@ -23,8 +26,8 @@ import TetherCore
 ///   frame it gets and flushes once. Backpressure is channel writability plus the session's
 ///   in-flight window: a client that stops reading holds the relay to a window of sequence
 ///   numbers, never a queue of copies.
-/// - **Timers**: the hello deadline, the relay's pings and the close handshake's deadline are
-///   event-loop timers.
+/// - **Timers**: the hello deadline and the close handshake's deadline are event-loop timers;
+///   the relay's pings come from its loop's ``PingSchedule``, one timer for every connection.
 ///
 /// Ownership: every stored property is confined to the channel's event loop (the handler is
 /// created there and only touched there; work done elsewhere, a subscribe or a publish batch, hops
@@ -91,7 +94,6 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     // Timers
     var helloTimer: Scheduled<Void>?
-    var pingTimer: Scheduled<Void>?
     var closeTimer: Scheduled<Void>?
     var pings: [UInt64: NIODeadline] = [:]
     var lastPingID: UInt64 = 0
@@ -104,8 +106,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     // Closing
     /// A close frame went out (this handler's, or WSCore's on graceful shutdown).
     var closeSent = false
-    /// This handler sent the close: the peer's answer is this handler's to take, not WSCore's.
-    var closedHere = false
+    /// The server's offer to end the connection's task, claimed in `handlerAdded`; its parked
+    /// objects are let go when the connection ends.
+    var takeover: WebSocketTakeover?
 
     init(relay: Relay, configuration: WebSocketTransport.Configuration, decoder: PublishRequestDecoder, peer: Peer, logger: Logger) {
         self.relay = relay
@@ -128,6 +131,10 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         encodings = LoopEncodings.of(context.eventLoop)
+        if let offer = try? context.pipeline.syncOperations.handler(type: WebSocketTakeover.self) {
+            offer.claim()
+            takeover = offer
+        }
         // Refusals happen after the upgrade, as an error frame and a close code, because
         // Hummingbird answers any upgrade refused in `shouldUpgrade` with an empty 400 that would
         // not say why. A missing or wrong token is final: close 4510/4511 (do-not-reconnect
@@ -166,13 +173,14 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         let session: Session? = if case .streaming(let session) = phase { session } else { nil }
         phase = .closed
         helloTimer?.cancel()
-        pingTimer?.cancel()
         closeTimer?.cancel()
         let reason = endReason ?? reason
         endReason = reason
         session?.close(reason: reason)
         ticket?.release()
         ticket = nil
+        takeover?.release()
+        takeover = nil
     }
 
     // MARK: Inbound
@@ -181,15 +189,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .connectionClose:
-            if closedHere {
-                // The answer to this handler's close: the handshake is complete.
-                context.close(promise: nil)
-                return
-            }
-            endReason = endReason ?? "the client closed the connection"
-            context.fireChannelRead(data)  // WSCore answers it and closes the channel
-        case .ping, .pong:
-            if !closedHere { context.fireChannelRead(data) }
+            receivedClose()
+        case .ping:
+            answerPing(frame)
+        case .pong:
+            break  // the relay sends no WebSocket pings; an unsolicited pong needs no answer
         case .text, .binary, .continuation:
             guard let complete = assemble(frame) else { return }
             received(complete)
@@ -205,6 +209,14 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         }
         endReason = endReason ?? "connection lost: \(error)"
         context.fireErrorCaught(error)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            shutDown()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// Handles one whole message, in arrival order.
@@ -290,7 +302,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         phase = .streaming(session)
         let welcome = RelayFrame.welcome(session.welcome, presentedToken: hello.resumeToken, settings: relay.configuration, pingInterval: configuration.pingInterval)
         send(welcome, flush: false)
-        schedulePing()
+        PingSchedule.of(context.eventLoop, interval: .nanoseconds(configuration.pingInterval.nanoseconds)).add(self)
         drain()  // flushes the welcome with the first events
         let waiting = held
         held.removeAll()
@@ -359,16 +371,16 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     // MARK: Pings
 
-    private func schedulePing() {
-        pingTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(configuration.pingInterval.nanoseconds)) { [self] in
-            guard case .streaming = phase else { return }
-            lastPingID += 1
-            pings[lastPingID] = .now()
-            // Unanswered pings are forgotten after a few newer ones.
-            if pings.count > 8, let oldest = pings.keys.min() { pings[oldest] = nil }
-            send(RelayFrame.ping(id: lastPingID))
-            schedulePing()
-        }
+    /// Sends the next JSON ping, when its ``PingSchedule`` says it is due; false once the
+    /// connection is no longer streaming (it leaves the schedule).
+    func ping() -> Bool {
+        guard case .streaming = phase else { return false }
+        lastPingID += 1
+        pings[lastPingID] = .now()
+        // Unanswered pings are forgotten after a few newer ones.
+        if pings.count > 8, let oldest = pings.keys.min() { pings[oldest] = nil }
+        send(RelayFrame.ping(id: lastPingID))
+        return true
     }
 }
 

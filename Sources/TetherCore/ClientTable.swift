@@ -73,11 +73,9 @@ final class ClientTable: Sendable {
         /// Folds every attached session's progress into its client record.
         mutating func syncSessions(now time: Date, ackTimeout: Double) {
             for session in sessions.values {
-                guard var record = records[session.clientID], record.sessionID == session.id else { continue }
-                let before = (record.ackedSeq, record.delivered)
-                session.drainProgress(into: &record, now: time, ackTimeout: ackTimeout)
-                if (record.ackedSeq, record.delivered) != before { dirty.insert(record.id) }
-                records[record.id] = record
+                // In place, not copied out and back: this runs for every attached client.
+                guard let index = records.index(forKey: session.clientID) else { continue }
+                if records.values[index].sync(from: session, now: time, ackTimeout: ackTimeout) { dirty.insert(session.clientID) }
             }
         }
     }

@@ -23,7 +23,7 @@ struct ConnectionChannelFactory: Sendable {
         webSocketResponder: RouterResponder<TetherRequestContext>
     ) throws -> any ServerChildChannel {
         let http = HandshakeDeadlineChannel(
-            base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: http),
+            base: TakeoverChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: http)),
             timeout: handshakeTimeout,
             onFailure: onHandshakeFailure
         )
@@ -51,6 +51,46 @@ struct HandshakeDeadlineChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)
+    }
+}
+
+/// Offers each connection to a handler that drives its WebSocket from the event loop (see
+/// `WebSocketTakeover`): when one claims it, the connection's task ends once the upgrade is done
+/// instead of running Hummingbird's WebSocket handler for the connection's whole life; every
+/// other connection is handled by Hummingbird as before.
+///
+/// Hummingbird publishes the upgrade's outcome only to its own `handle(value:logger:)`, in a
+/// stored property of its channel value that is not public (`upgradeResult`). It is read here by
+/// reflection. Should a Hummingbird release rename it, the lookup finds nothing and every
+/// connection runs Hummingbird's handler as before (correct, only costlier); the native
+/// transport's tests check that its connections are handed over, so CI says so.
+struct TakeoverChannel: ServerChildChannel {
+    typealias Base = HTTP1WebSocketUpgradeChannel
+    struct Value: ServerChildChannelValue {
+        let base: Base.Value
+        let takeover: NIOLoopBound<WebSocketTakeover>
+        var channel: any Channel { base.channel }
+    }
+
+    let base: Base
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let takeover = WebSocketTakeover()
+            try channel.pipeline.syncOperations.addHandler(takeover)
+            return Value(base: value, takeover: NIOLoopBound(takeover, eventLoop: channel.eventLoop))
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        if let outcome = Mirror(reflecting: value.base).descendant("upgradeResult") as? EventLoopFuture<Base.UpgradeResult>,
+           case .websocket? = try? await outcome.get(),
+           (try? await value.channel.eventLoop.submit({ value.takeover.value.claimed }).get()) == true {
+            // The claimant keeps Hummingbird's wrapper of the channel alive (see keep(_:)).
+            value.channel.eventLoop.execute { value.takeover.value.keep(value.base) }
+            return
+        }
+        await base.handle(value: value.base, logger: logger)
     }
 }
 

@@ -154,7 +154,10 @@ public struct RelayServer: Sendable {
                     ],
                     idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))
                 ),
-                ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits))
+                // No WebSocket-level pings: the native transport's JSON ping keeps a connection
+                // alive and measures it, and Engine.IO has its own heartbeat; 10,000 idle
+                // connections each with a ping task cost a sleeping task and a wake-up apiece.
+                ws: WebSocketServerConfiguration(maxFrameSize: Self.webSocketFrameCeiling(configuration.limits), autoPing: .disabled)
             ),
             tls: tls,
             handshakeTimeout: .milliseconds(Int64(configuration.handshakeTimeout * 1000)),
