@@ -15,9 +15,10 @@ import Synchronization
 /// Hummingbird as before. The takeover leaves the pipeline at the first request's data or once
 /// an upgrade is complete.
 ///
-/// A claimant owns what Hummingbird set up for the connection (its `NIOAsyncChannel` wrapper,
-/// which must stay alive so that its writer does not half-close the socket): the server parks it
-/// with ``keep(_:)``, and the claimant lets go with ``release()`` when the connection ends.
+/// A claimant owns what Hummingbird set up for the connection: its `NIOAsyncChannel` wrapper,
+/// whose handlers stay in the pipeline and must stay alive (once its inbound stream is dropped it
+/// stops passing reads on, and once its writer is dropped it half-closes the socket). The server
+/// parks it with ``keep(_:)``, and the claimant lets go with ``release()`` when the connection ends.
 ///
 /// Ownership: a channel handler, confined to its channel's event loop.
 public final class WebSocketTakeover: ChannelInboundHandler, RemovableChannelHandler {

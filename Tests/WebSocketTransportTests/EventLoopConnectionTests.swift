@@ -156,7 +156,7 @@ struct EventLoopConnectionTests {
     /// Two thousand subscribers connect, are welcomed and stay idle; one event then reaches every
     /// one of them. The relay's memory per idle connection is reported (BENCHMARKS.md measures it
     /// at 10,000 in a release build). The bound says that a connection holds no task: this
-    /// debug build measured 13.6 KB per connection handed over to its event-loop handler, and
+    /// debug build measured 10.4 KB per connection handed over to its event-loop handler, and
     /// 32 KB when the server still kept a task running Hummingbird's WebSocket handler for each.
     @Test func twoThousandIdleSubscribersAreHeldAndEachGetsTheNextEvent() async throws {
         var limit = rlimit()
