@@ -15,14 +15,29 @@ extension WebSocketConnectionHandler {
     /// in a job scheduled behind them).
     static let pollsPerDrain = 16
 
-    /// Schedules a drain, once however many wakes arrive before it runs.
+    /// Schedules a drain, once however many wakes arrive before it runs: at once, or, with a
+    /// write delay and a drain less than that long ago, with the loop's next batch of deferred
+    /// drains (``DeferredDrains``), so that the events of several wakes share one write.
     func scheduleDrain() {
         guard !drainScheduled else { return }
         drainScheduled = true
-        context.eventLoop.assumeIsolated().execute { [self] in
-            drainScheduled = false
-            drain()
+        if let deferred = deferredDrains {
+            let now = NIODeadline.now()
+            if now - lastDrain < deferred.delay {
+                deferred.add(self)
+                return
+            }
         }
+        context.eventLoop.assumeIsolated().execute { [self] in
+            runScheduledDrain()
+        }
+    }
+
+    /// The drain `scheduleDrain` promised.
+    func runScheduledDrain() {
+        drainScheduled = false
+        if deferredDrains != nil { lastDrain = .now() }
+        drain()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

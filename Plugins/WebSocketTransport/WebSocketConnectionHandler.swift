@@ -88,6 +88,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     /// The elements of the `events` frame being built, reused from frame to frame.
     var objects: [ByteBuffer] = []
     var drainScheduled = false
+    /// With a write delay: the loop's deferred drains, and when this connection last drained.
+    var deferredDrains: DeferredDrains?
+    var lastDrain = NIODeadline.uptimeNanoseconds(0)
     var storeReading = false
     /// The fan-out's wake: schedules a drain on this loop. Made once per connection.
     var onChange: (@Sendable () -> Void)?
@@ -131,6 +134,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         encodings = LoopEncodings.of(context.eventLoop)
+        if configuration.writeDelay > .zero {
+            deferredDrains = DeferredDrains.of(context.eventLoop, delay: .nanoseconds(configuration.writeDelay.nanoseconds))
+        }
         if let offer = try? context.pipeline.syncOperations.handler(type: WebSocketTakeover.self) {
             offer.claim()
             takeover = offer

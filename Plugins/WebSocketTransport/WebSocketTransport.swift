@@ -27,6 +27,11 @@ public struct WebSocketTransport: Transport {
         public var helloTimeout: Duration = .seconds(10)
         /// The largest inbound message, in bytes (fragments included); larger ones close with 1009.
         public var maxFrameBytes = IngestLimits().maxEventBytes + 64 * 1024
+        /// How long a subscriber's events may wait to share a write with the next ones when the
+        /// relay wrote to it less than this long ago. Zero (the default) writes every wake at
+        /// once; a few milliseconds trade that much latency for fewer system calls per event at
+        /// high paced rates (BENCHMARKS.md).
+        public var writeDelay: Duration = .zero
 
         public init() {}
 
@@ -36,8 +41,12 @@ public struct WebSocketTransport: Transport {
             "max-frame-bytes", .integer(256...(1 << 30)), default: "limits.max-event-bytes + 65536", "largest inbound message in bytes; larger ones close with 1009"
         )
 
+        static let writeDelayKey = ConfigKeySpec(
+            "write-delay", .number(0...1), default: "0", "seconds a subscriber's events may wait to share one write when it was written to less than this long ago (0: write at once)"
+        )
+
         /// The keys under `transport.websocket`.
-        public static let keys = [pingIntervalKey, helloTimeoutKey, maxFrameBytesKey]
+        public static let keys = [pingIntervalKey, helloTimeoutKey, maxFrameBytesKey, writeDelayKey]
 
         /// Reads the keys above from the transport's slice; the frame limit defaults to room for
         /// the largest event `limits` allow.
@@ -46,6 +55,7 @@ public struct WebSocketTransport: Transport {
             if let seconds = try settings.number(Self.pingIntervalKey) { pingInterval = .milliseconds(Int64(seconds * 1000)) }
             if let seconds = try settings.number(Self.helloTimeoutKey) { helloTimeout = .milliseconds(Int64(seconds * 1000)) }
             if let bytes = try settings.integer(Self.maxFrameBytesKey) { maxFrameBytes = bytes }
+            if let seconds = try settings.number(Self.writeDelayKey) { writeDelay = .microseconds(Int64(seconds * 1_000_000)) }
         }
     }
 

@@ -223,4 +223,24 @@ struct EventLoopConnectionTests {
         socket.close()
         await relay.terminate()
     }
+    /// With `transport.websocket.write-delay`, events published one by one while a subscriber
+    /// was just written to wait for the loop's next batch and share a frame with the ones after
+    /// them; every event still arrives, in order, once. (A subscriber that was quiet longer than
+    /// the delay is written at once: the first event comes alone.)
+    @Test func aWriteDelaySendsEventsThatComeCloseTogetherInOneFrame() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"], environment: ["TETHER_TRANSPORT_WEBSOCKET_WRITE_DELAY": "0.3"])
+        let socket = try await Self.subscriber(relay, hello: #"{"type":"hello","batch":true}"#)
+        for n in 0..<20 {
+            _ = try await relay.publish(1, start: n)
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let (bytes, _) = await socket.read(timeout: 20) { bytes in
+            RawTCPConnection.serverTextFrames(bytes).flatMap(Self.seqs(in:)).count >= 20
+        }
+        let frames = RawTCPConnection.serverTextFrames(bytes).filter { $0.contains(#""type":"event"#) }
+        #expect(frames.flatMap(Self.seqs(in:)) == Array(1...20))
+        #expect(frames.count < 10, "\(frames.count) frames for 20 events published 10 ms apart with a 0.3 s write delay")
+        socket.close()
+        await relay.terminate()
+    }
 }
