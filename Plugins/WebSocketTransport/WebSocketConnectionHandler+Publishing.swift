@@ -27,19 +27,18 @@ extension WebSocketConnectionHandler {
         publishNext()
     }
 
-    /// Starts a batch with everything queued, unless one is with the relay already.
+    /// Starts a batch with everything queued, unless one is with the relay already. No task:
+    /// the relay's publish queue calls back when the store has answered, and the replies hop
+    /// back to this loop.
     private func publishNext() {
         guard !publishing, !backlog.isEmpty else { return }
         publishing = true
         let items = backlog
         backlog.removeAll(keepingCapacity: true)
         resumeReading()
-        let relay = relay
-        let address = peer.address
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
-        Task {
-            let replies = await PublishBatch.publish(items, relay: relay, address: address)
+        PublishBatch.publish(items[...], relay: relay, address: peer.address) { replies in
             loop.execute {
                 let handler = bound.value
                 handler.publishing = false
@@ -50,19 +49,21 @@ extension WebSocketConnectionHandler {
             }
         }
     }
-
 }
 
-/// The part of publishing that runs off the event loop.
+/// The part of publishing that waits for the relay.
 enum PublishBatch {
     typealias PublishItem = WebSocketConnectionHandler.PublishItem
 
-    /// Hands `items` to the relay, runs of drafts as one batch each; returns the replies in order.
-    static func publish(_ items: [PublishItem], relay: Relay, address: String) async -> [[UInt8]] {
-        var replies: [[UInt8]] = []
-        replies.reserveCapacity(items.count)
-        var index = 0
-        while index < items.count {
+    /// Hands `items` to the relay, runs of drafts as one batch each, one after the other; calls
+    /// `completion` with the replies in order (`soFar` first).
+    static func publish(
+        _ items: ArraySlice<PublishItem>, relay: Relay, address: String, soFar: [[UInt8]] = [],
+        completion: @escaping @Sendable ([[UInt8]]) -> Void
+    ) {
+        var replies = soFar
+        var index = items.startIndex
+        while index < items.endIndex {
             if case .refused(let error, let id) = items[index] {
                 relay.counters.countRefused(error.code)
                 replies.append(RelayFrame.error(error, id: id))
@@ -71,7 +72,7 @@ enum PublishBatch {
             }
             var drafts: [EventDraft] = []
             var ids: [String?] = []
-            while index < items.count, case .draft(let draft, let id) = items[index] {
+            while index < items.endIndex, case .draft(let draft, let id) = items[index] {
                 drafts.append(draft)
                 ids.append(id)
                 index += 1
@@ -82,16 +83,23 @@ enum PublishBatch {
                 replies.append(contentsOf: ids.map { RelayFrame.error(error.error, id: $0) })
                 continue
             }
-            do {
-                let sequences = try await relay.publish(drafts)
-                replies.append(contentsOf: zip(ids, sequences).map { RelayFrame.published(id: $0, seq: $1) })
-            } catch {
-                for id in ids {
-                    relay.counters.countRefused(error.code)
-                    replies.append(RelayFrame.error(error, id: id))
+            let before = replies
+            let rest = items[index...]
+            relay.publish(drafts) { [ids] outcome in
+                var replies = before
+                switch outcome {
+                case .success(let sequences):
+                    replies.append(contentsOf: zip(ids, sequences).map { RelayFrame.published(id: $0, seq: $1) })
+                case .failure(let error):
+                    for id in ids {
+                        relay.counters.countRefused(error.code)
+                        replies.append(RelayFrame.error(error, id: id))
+                    }
                 }
+                publish(rest, relay: relay, address: address, soFar: replies, completion: completion)
             }
+            return
         }
-        return replies
+        completion(replies)
     }
 }

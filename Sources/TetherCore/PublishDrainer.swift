@@ -122,7 +122,7 @@ extension Relay {
                 for pending in batch {
                     let sequences = Array(outcome.sequences[offset..<(offset + pending.drafts.count)])
                     offset += pending.drafts.count
-                    pending.continuation.resume(returning: .success(sequences))
+                    pending.completion(.success(sequences))
                 }
             } catch {
                 // Only a store that knows the write never reached its commit may say "nothing was
@@ -141,7 +141,7 @@ extension Relay {
                     $0.lastAppendFailure = failedAt
                 }
                 for pending in batch {
-                    pending.continuation.resume(returning: .failure(.storeUnavailable(error)))
+                    pending.completion(.failure(.storeUnavailable(error)))
                 }
             }
         }

@@ -12,7 +12,8 @@ struct RelayClosed: Error, CustomStringConvertible {
 struct PublishQueue: ~Copyable {
     struct Pending {
         var drafts: [EventDraft]
-        var continuation: CheckedContinuation<Result<[UInt64], RelayError>, Never>
+        /// Told the outcome once, from the drainer (or from `close`, for a publish left over).
+        var completion: @Sendable (Result<[UInt64], RelayError>) -> Void
     }
 
     var pending: [Pending] = []

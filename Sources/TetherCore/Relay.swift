@@ -97,22 +97,30 @@ public final class Relay: Sendable {
     public func publish(_ drafts: [EventDraft]) async throws(RelayError) -> [UInt64] {
         guard !drafts.isEmpty else { return [] }
         let result: Result<[UInt64], RelayError> = await withCheckedContinuation { continuation in
-            let lead = queue.withLock { queue in queue.enqueue(PublishQueue.Pending(drafts: drafts, continuation: continuation)) }
-            switch lead {
-            case .refused:
-                continuation.resume(returning: .failure(.storeUnavailable(RelayClosed())))
-            case .startDrainer(let generation):
-                // No drainer service: this relay drains in a task of its own, one at a time.
-                let drainer = Task { await self.drainPublishQueue() }
-                // A later drainer may have started already (this one ended at once): keep the newest.
-                queue.withLock { if $0.drainerGeneration == generation { $0.drainer = drainer } }
-            case .wakeService(let service):
-                service?.resume()
-            case .queued:
-                break
-            }
+            publish(drafts) { continuation.resume(returning: $0) }
         }
         return try result.get()
+    }
+
+    /// ``publish(_:)`` for a caller that is not a task: an event-loop connection hands its batch
+    /// over without a task of its own, and `completion` is called once with the outcome, on the
+    /// drainer's thread (or at once, when the relay is closing), so it must only hop back.
+    public func publish(_ drafts: [EventDraft], completion: @escaping @Sendable (Result<[UInt64], RelayError>) -> Void) {
+        guard !drafts.isEmpty else { return completion(.success([])) }
+        let lead = queue.withLock { queue in queue.enqueue(PublishQueue.Pending(drafts: drafts, completion: completion)) }
+        switch lead {
+        case .refused:
+            completion(.failure(.storeUnavailable(RelayClosed())))
+        case .startDrainer(let generation):
+            // No drainer service: this relay drains in a task of its own, one at a time.
+            let drainer = Task { await self.drainPublishQueue() }
+            // A later drainer may have started already (this one ended at once): keep the newest.
+            queue.withLock { if $0.drainerGeneration == generation { $0.drainer = drainer } }
+        case .wakeService(let service):
+            service?.resume()
+        case .queued:
+            break
+        }
     }
 
     /// Stops taking publishes, lets the drainer finish what it holds (every queued producer is
@@ -134,7 +142,7 @@ public final class Relay: Sendable {
             defer { queue.pending.removeAll() }
             return queue.pending
         }
-        for pending in stranded { pending.continuation.resume(returning: .failure(.storeUnavailable(RelayClosed()))) }
+        for pending in stranded { pending.completion(.failure(.storeUnavailable(RelayClosed()))) }
         try await store.close()
     }
 
