@@ -4,8 +4,8 @@ import NIOHTTP1
 import NIOWebSocket
 
 /// Applies ``FrameRules`` to every frame of an upgraded connection, right after NIO's frame
-/// decoder and before WSCore's handler, which answers pings and close frames itself and hands the
-/// connection data frames without their mask or reserved bits.
+/// decoder and before the ``WebSocketConnectionHandler``, which answers pings and close frames
+/// and assembles data frames into messages.
 ///
 /// The first frame that breaks a rule is dropped, and so is everything after it; the violation
 /// travels down the pipeline as an error, behind the frames that came before it, and the

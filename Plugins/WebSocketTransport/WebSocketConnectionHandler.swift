@@ -107,7 +107,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     static let maxQueuedPublishes = 1024
 
     // Closing
-    /// A close frame went out (this handler's, or WSCore's on graceful shutdown).
+    /// A close frame went out (this handler sends the connection's only one).
     var closeSent = false
     /// The server's offer to end the connection's task, claimed in `handlerAdded`; its parked
     /// objects are let go when the connection ends.

@@ -84,9 +84,10 @@ public struct WebSocketTransport: Transport {
             return .upgrade([:])
         }
         routes.ws(RouterPath(stringLiteral: configuration.path), shouldUpgrade: shouldUpgrade) { inbound, _, _ in
-            // The handler takes every data frame; WSCore gets only control frames, which its
-            // inbound stream answers while it is read (the client's pings, its close). So this
-            // task only keeps that going until the connection closes.
+            // The connection's handler takes every frame and claims the connection, so the
+            // server's task ends at the upgrade and this never runs (TakeoverChannel). Behind a
+            // server that offers no takeover, WSCore runs it: nothing reaches its inbound stream,
+            // which ends when the handler closes the connection.
             for try await _ in inbound {}
         }
     }
