@@ -243,4 +243,25 @@ struct EventLoopConnectionTests {
         socket.close()
         await relay.terminate()
     }
+    /// Graceful shutdown closes every WebSocket connection from its own handler, whatever its
+    /// phase (no task of the server's runs for it any more): each gets close 1000 and its socket
+    /// closed, and the relay exits on its own, well within its 10 s grace period.
+    @Test func sigtermClosesEveryConnectionWith1000AndTheRelayExits() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"])
+        var sockets: [RawTCPConnection] = []
+        for _ in 0..<50 { sockets.append(try await Self.subscriber(relay)) }
+        // Upgraded, no hello yet.
+        let silent = try RawTCPConnection(port: relay.port)
+        try await silent.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: relay.port))
+        let (upgrade, _) = await silent.read { RawTCPConnection.headEnd($0) != nil }
+        #expect(String(decoding: upgrade, as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        sockets.append(silent)
+        relay.signal(SIGTERM)
+        for (index, socket) in sockets.enumerated() {
+            let (bytes, closed) = await socket.read(timeout: 15) { _ in false }
+            #expect(RawTCPConnection.serverCloseCode(bytes) == 1000, "connection \(index)")
+            #expect(closed, "connection \(index) still open")
+        }
+        #expect(await relay.waitForExit(timeout: 8) == 0)
+    }
 }
