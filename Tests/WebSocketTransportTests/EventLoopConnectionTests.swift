@@ -51,37 +51,6 @@ struct EventLoopConnectionTests {
         return Array(bytes[offset...])
     }
 
-    /// Traces the relay's write system calls with strace until `body` returns; returns the trace.
-    static func tracingWrites(of relay: RelayProcess, during body: () async throws -> Void) async throws -> [String] {
-        let pid = relay.process.processIdentifier
-        let output = try temporaryDirectory(prefix: "strace").appendingPathComponent("trace").path
-        let strace = Process()
-        strace.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
-        strace.arguments = ["-f", "-qq", "-e", "trace=write,writev,sendmsg,sendto", "-s", "64", "-o", output, "-p", "\(pid)"]
-        strace.standardError = FileHandle.nullDevice
-        try strace.run()
-        // Attached once every thread of the relay names a tracer.
-        try await until("strace attached to every thread of the relay") {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-            return !tasks.isEmpty && tasks.allSatisfy { task in
-                let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
-                return status.split(separator: "\n").contains { $0.hasPrefix("TracerPid:") && !$0.hasSuffix("\t0") }
-            }
-        }
-        try await body()
-        strace.interrupt()
-        _ = await strace.exitStatus(within: 10)
-        return (try String(contentsOfFile: output, encoding: .utf8)).split(separator: "\n").map(String.init)
-    }
-
-    static func until(_ what: String, timeout: Double = 20, _ done: () -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !done() {
-            guard Date() < deadline else { throw RelayProcessError("\(what): not within \(timeout) s") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
     /// Fifty events published in one request reach a subscriber that did not ask for `batch` as
     /// fifty frames, written with one system call: the drain writes every frame, then flushes
     /// once. (The task-per-connection layer wrote and flushed each frame: fifty calls.)
@@ -89,7 +58,7 @@ struct EventLoopConnectionTests {
         let relay = try await RelayProcess.start(arguments: ["--store", "memory"])
         let socket = try await Self.subscriber(relay)
         var received: [UInt8] = []
-        let trace = try await Self.tracingWrites(of: relay) {
+        let trace = try await relay.tracingWrites {
             try await relay.publish(50)
             received = await socket.read { Self.count("event", in: $0) == 50 }.bytes
         }

@@ -42,7 +42,12 @@ final class EngineServer: Sendable {
     func register(on router: TetherRouter) {
         let group = router.group(RouterPath(path))
         group.add(middleware: EnginePollingMiddleware(server: self))
-        group.ws("", shouldUpgrade: { [self] request, _ in try shouldUpgrade(request) }, onUpgrade: { [self] inbound, outbound, context in
+        group.ws("", shouldUpgrade: { [self] request, context in
+            let decision = try shouldUpgrade(request)
+            // The packets of one wake leave in one write (FlushCoalescingHandler).
+            try await FlushCoalescingHandler.add(to: context.channel)
+            return decision
+        }, onUpgrade: { [self] inbound, outbound, context in
             try await serveWebSocket(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
         })
         // The middleware answers these; the routes only make the router send them there.
