@@ -17,13 +17,15 @@ struct ConnectionChannelFactory: Sendable {
     var handshakeTimeout: TimeAmount
     /// Told of each connection closed before its first request head: too slow, or TLS failed.
     var onHandshakeFailure: @Sendable (HandshakeFailure, SocketAddress?) -> Void
+    /// Every connection set up here until it closes: graceful shutdown waits for them.
+    let open = OpenConnections()
 
     func make(
         responder: @escaping HTTPChannelHandler.Responder,
         webSocketResponder: RouterResponder<TetherRequestContext>
     ) throws -> any ServerChildChannel {
         let http = HandshakeDeadlineChannel(
-            base: TakeoverChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: http)),
+            base: TakeoverChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: http), open: open),
             timeout: handshakeTimeout,
             onFailure: onHandshakeFailure
         )
@@ -64,6 +66,10 @@ struct HandshakeDeadlineChannel<Base: ServerChildChannel>: ServerChildChannel {
 /// reflection. Should a Hummingbird release rename it, the lookup finds nothing and every
 /// connection runs Hummingbird's handler as before (correct, only costlier); the native
 /// transport's tests check that its connections are handed over, so CI says so.
+///
+/// A claimed connection outlives its task, so the server's task group no longer says when the
+/// last connection has closed: every connection is tracked in ``OpenConnections`` instead, which
+/// graceful shutdown waits for (``ServerUntilConnectionsClose``).
 struct TakeoverChannel: ServerChildChannel {
     typealias Base = HTTP1WebSocketUpgradeChannel
     struct Value: ServerChildChannelValue {
@@ -73,6 +79,7 @@ struct TakeoverChannel: ServerChildChannel {
     }
 
     let base: Base
+    let open: OpenConnections
 
     /// A connection's receive buffer starts at 512 bytes instead of NIO's 2,048 and grows as reads
     /// fill it. The buffer is kept between reads for the connection's life, so at 10,000 idle
@@ -80,7 +87,8 @@ struct TakeoverChannel: ServerChildChannel {
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+        open.track(channel)
+        return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             let takeover = WebSocketTakeover()
             try channel.pipeline.syncOperations.addHandler(takeover)

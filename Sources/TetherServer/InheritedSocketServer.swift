@@ -6,7 +6,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,31 +62,22 @@ struct InheritedSocketServer: Service {
             .bind(socket, serverBackPressureStrategy: nil) { channel in
                 childChannel.setup(channel: channel, logger: logger)
             }
-        let open = OpenConnections()
         await onServerRunning(serverChannel.channel)
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 do {
                     try await serverChannel.executeThenClose { inbound in
                         for try await connection in inbound {
-                            let channel = connection.channel
-                            let key = ObjectIdentifier(channel)
-                            open.insert(channel, key)
-                            group.addTask {
-                                await childChannel.handle(value: connection, logger: logger)
-                                open.remove(key)
-                            }
+                            group.addTask { await childChannel.handle(value: connection, logger: logger) }
                         }
                     }
                 } catch {
                     logger.error("accepting connections on the inherited socket failed", metadata: ["error": "\(error)"])
                 }
             }
-        } onGracefulShutdown: {
+        } onGracefulShutdown: { [connections] in
             serverChannel.channel.close(promise: nil)
-            for channel in open.all {
-                channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-            }
+            connections.open.quiesceAll()
         }
     }
 }
@@ -117,13 +107,4 @@ extension InheritedSocketServer {
         guard written != nil else { return nil }
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
-}
-
-/// The connections being served, so graceful shutdown can ask each to quiesce. Owned by its lock.
-private final class OpenConnections: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    func insert(_ channel: any Channel, _ key: ObjectIdentifier) { channels.withLock { $0[key] = channel } }
-    func remove(_ key: ObjectIdentifier) { channels.withLock { _ = $0.removeValue(forKey: key) } }
-    var all: [any Channel] { channels.withLock { Array($0.values) } }
 }

@@ -211,10 +211,12 @@ public struct RelayServer: Sendable {
             logger: logger
         )
         // Socket activation: the same application, served on the inherited socket.
-        if let socket = hooks.listeningSocket {
-            return InheritedSocketServer(router: router, connections: connections, socket: socket, serverName: "tether", onServerRunning: { await app.onServerRunning($0) }, logger: logger)
+        let server: any Service = if let socket = hooks.listeningSocket {
+            InheritedSocketServer(router: router, connections: connections, socket: socket, serverName: "tether", onServerRunning: { await app.onServerRunning($0) }, logger: logger)
+        } else {
+            app
         }
-        return app
+        return ServerUntilConnectionsClose(server: server, connections: connections.open, logger: logger)
     }
 
     /// Step 4b: runs every long-running part in one `ServiceGroup` until SIGTERM or SIGINT.
@@ -224,7 +226,9 @@ public struct RelayServer: Sendable {
     /// 1. ``ShutdownNotice`` hears of the shutdown first and logs it;
     /// 2. the process's own services (``ServerHooks/services``: systemd's status, reload and
     ///    watchdog), so `STOPPING=1` goes out before connections close;
-    /// 3. the HTTP server: it stops accepting, and open connections get `grace` to finish;
+    /// 3. the HTTP server: it stops accepting, asks every open connection to finish (WebSocket
+    ///    clients get close 1000) and returns when the last one has closed
+    ///    (``ServerUntilConnectionsClose``), within `grace`;
     /// 4. the relay's own services (``Relay/makeServices()``, whose doc comment gives their
     ///    order): the ``LogFollower`` (over a shared log) and the ``HealthMonitor``, then the
     ///    ``PublishDrainer``, which answers every producer still waiting, then ``StoreLifetime``

@@ -60,8 +60,18 @@ struct SocketActivationTests {
         #expect(closed && bytes.isEmpty, "the socket-activated relay kept a silent connection open")
         silent.close()
 
+        // A WebSocket subscriber on the inherited socket is told the relay is going away (close
+        // 1000) before the relay exits, as on a bound one.
+        let subscriber = try RawTCPConnection(port: port)
+        try await subscriber.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: port))
+        #expect(try await subscriber.helloUntilWelcome())
+
         // systemd-socket-activate exec()s the relay: the pid is the relay's.
         kill(pid, SIGTERM)
+        let (closing, subscriberClosed) = await subscriber.read(timeout: 15) { _ in false }
+        #expect(RawTCPConnection.serverCloseCode(closing) == 1000, "the subscriber got no close 1000 on SIGTERM")
+        #expect(subscriberClosed)
+        subscriber.close()
         let exitDeadline = Date().addingTimeInterval(20)
         while process.isRunning, Date() < exitDeadline { try await Task.sleep(for: .milliseconds(20)) }
         let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""

@@ -214,7 +214,10 @@ struct EventLoopConnectionTests {
     }
     /// Graceful shutdown closes every WebSocket connection from its own handler, whatever its
     /// phase (no task of the server's runs for it any more): each gets close 1000 and its socket
-    /// closed, and the relay exits on its own, well within its 10 s grace period.
+    /// closed, and the relay exits on its own, well within its 10 s grace period. It exits only
+    /// once every close handshake is over: a client that takes its time to answer the close is
+    /// still answered (the relay used to exit as soon as it stopped accepting, and in CI 20 of
+    /// these 51 connections saw their socket close with no close frame).
     @Test func sigtermClosesEveryConnectionWith1000AndTheRelayExits() async throws {
         let relay = try await RelayProcess.start(arguments: ["--store", "memory"])
         var sockets: [RawTCPConnection] = []
@@ -225,7 +228,15 @@ struct EventLoopConnectionTests {
         let (upgrade, _) = await silent.read { RawTCPConnection.headEnd($0) != nil }
         #expect(String(decoding: upgrade, as: UTF8.self).hasPrefix("HTTP/1.1 101"))
         sockets.append(silent)
+        let patient = try await Self.subscriber(relay)
         relay.signal(SIGTERM)
+        let (closing, _) = await patient.read(timeout: 15) { RawTCPConnection.serverCloseCode($0) != nil }
+        #expect(RawTCPConnection.serverCloseCode(closing) == 1000)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(relay.process.isRunning, "the relay exited before a client had answered its close 1000")
+        try await patient.send(RawTCPConnection.webSocketClose(1000))
+        let (_, patientClosed) = await patient.read(timeout: 5) { _ in false }
+        #expect(patientClosed, "the relay did not close the connection after the client answered its close")
         for (index, socket) in sockets.enumerated() {
             let (bytes, closed) = await socket.read(timeout: 15) { _ in false }
             #expect(RawTCPConnection.serverCloseCode(bytes) == 1000, "connection \(index)")
