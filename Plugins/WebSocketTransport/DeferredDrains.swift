@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 
 /// The drains a loop holds back under `transport.websocket.write-delay`: a connection woken less
 /// than the delay after its last drain joins this batch instead of draining at once, and the
@@ -20,23 +19,12 @@ final class DeferredDrains {
         self.delay = delay
     }
 
-    private struct Key: Hashable {
-        var loop: ObjectIdentifier
-        var delay: Int64
-    }
-
-    /// One batch per loop and delay, for the process's life (loops live as long).
-    private static let registry = Mutex<[Key: NIOLoopBound<DeferredDrains>]>([:])
+    /// One batch per loop and delay.
+    private static let registry = PerLoop<DeferredDrains>()
 
     /// The batch of `loop` for `delay`; call on `loop`.
     static func of(_ loop: any EventLoop, delay: TimeAmount) -> DeferredDrains {
-        registry.withLock { batches in
-            let key = Key(loop: ObjectIdentifier(loop), delay: delay.nanoseconds)
-            if let found = batches[key] { return found.value }
-            let made = NIOLoopBound(DeferredDrains(loop: loop, delay: delay), eventLoop: loop)
-            batches[key] = made
-            return made.value
-        }
+        registry.value(on: loop, setting: delay.nanoseconds) { DeferredDrains(loop: loop, delay: delay) }
     }
 
     /// Holds `connection`'s drain for the batch (it has marked its drain scheduled, so it joins

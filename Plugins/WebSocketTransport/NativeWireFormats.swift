@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 import TetherCore
 
 /// A live event as a whole native `event` frame's payload, `{"type":"event","seq":…}`: what a
@@ -50,17 +49,12 @@ final class LoopEncodings {
     private var frames = [Slot?](repeating: nil, count: slotCount)
     private var objects = [Slot?](repeating: nil, count: slotCount)
 
-    /// The registry: one set per loop, for the process's life (loops live as long).
-    private static let perLoop = Mutex<[ObjectIdentifier: NIOLoopBound<LoopEncodings>]>([:])
+    /// One set per loop.
+    private static let perLoop = PerLoop<LoopEncodings>()
 
     /// The set of `loop`; call on `loop`.
     static func of(_ loop: any EventLoop) -> LoopEncodings {
-        perLoop.withLock { sets in
-            if let found = sets[ObjectIdentifier(loop)] { return found.value }
-            let made = NIOLoopBound(LoopEncodings(), eventLoop: loop)
-            sets[ObjectIdentifier(loop)] = made
-            return made.value
-        }
+        perLoop.value(on: loop) { LoopEncodings() }
     }
 
     /// `event` as a whole `event` frame's payload.

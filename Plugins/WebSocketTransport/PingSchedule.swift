@@ -1,6 +1,5 @@
 import DequeModule
 import NIOCore
-import Synchronization
 
 /// When each streaming connection on one event loop gets the relay's next JSON `ping`: one timer
 /// per loop and ping interval, not one per connection (issue 16: idle connections should cost no
@@ -38,24 +37,12 @@ final class PingSchedule {
         slack = .nanoseconds(min(interval.nanoseconds / 20, TimeAmount.milliseconds(500).nanoseconds))
     }
 
-    private struct Key: Hashable {
-        var loop: ObjectIdentifier
-        var interval: Int64
-    }
-
-    /// The registry: one schedule per loop and interval, for the process's life (loops live as
-    /// long; a schedule with nothing queued holds no timer).
-    private static let registry = Mutex<[Key: NIOLoopBound<PingSchedule>]>([:])
+    /// One schedule per loop and interval (a schedule with nothing queued holds no timer).
+    private static let registry = PerLoop<PingSchedule>()
 
     /// The schedule of `loop` for pings every `interval`; call on `loop`.
     static func of(_ loop: any EventLoop, interval: TimeAmount) -> PingSchedule {
-        registry.withLock { schedules in
-            let key = Key(loop: ObjectIdentifier(loop), interval: interval.nanoseconds)
-            if let found = schedules[key] { return found.value }
-            let made = NIOLoopBound(PingSchedule(loop: loop, interval: interval), eventLoop: loop)
-            schedules[key] = made
-            return made.value
-        }
+        registry.value(on: loop, setting: interval.nanoseconds) { PingSchedule(loop: loop, interval: interval) }
     }
 
     /// Queues `connection`'s next ping one interval from now.
