@@ -176,11 +176,10 @@ final class ClientTable: Sendable {
     /// Applies `body` to the session's client record if the session is still the attached one.
     func updateRecord(of session: Session, _ body: (inout ClientRecord) -> Transition?) {
         let transition = entries.withLock { table -> Transition? in
-            guard var record = table.records[session.clientID], record.sessionID == session.id else { return nil }
-            let transition = body(&record)
-            table.records[record.id] = record
-            table.dirty.insert(record.id)
-            return transition
+            // In place, not copied out and back: a ping's round trip lands here for every client.
+            guard let index = table.records.index(forKey: session.clientID), table.records.values[index].sessionID == session.id else { return nil }
+            table.dirty.insert(session.clientID)
+            return body(&table.records.values[index])
         }
         if let transition { emit([transition]) }
     }
