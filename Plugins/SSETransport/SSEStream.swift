@@ -17,10 +17,11 @@ struct SSEStream: Sendable {
     let configuration: SSETransport.Configuration
     let eventLoop: any EventLoop
     let logger: Logger
+    /// What the stream waits on; ``SSEHangUpWatcher`` cancels it when the client hangs up.
+    let wake = SSEWake()
 
     func run(_ writer: inout any ResponseBodyWriter) async {
         var reason = "client went away"
-        let wake = SSEWake()
         do {
             try await writer.write(ByteBuffer(bytes: welcome()))
             // Graceful shutdown ends the stream as a hang-up does; no task per stream watches it.
@@ -43,7 +44,7 @@ struct SSEStream: Sendable {
             // Cancelled because the client hung up (see SSETransport).
             reason = Task.isShuttingDownGracefully ? "the relay is shutting down (the stream was ended)" : "the client closed the connection"
         } catch {
-            reason = "stream write failed: \(error)"
+            reason = wake.isHungUp ? "the client closed the connection" : "stream write failed: \(error)"
         }
         session.close(reason: reason)
         try? await writer.finish(nil)
@@ -182,12 +183,23 @@ final class SSEWake: Sendable {
         var pending: Outcome?
         /// Cancelled for good: every wait from now on returns at once.
         var cancelled = false
+        /// The client hung up (``hangUp()``).
+        var hungUp = false
     }
 
     private let state = Mutex(State())
 
-    /// Whether the stream was cancelled (the relay is shutting down).
+    /// Whether the stream was cancelled (the relay is shutting down, or the client hung up).
     var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// Whether the client hung up.
+    var isHungUp: Bool { state.withLock { $0.hungUp } }
+
+    /// The client hung up: the stream ends (``SSEHangUpWatcher``).
+    func hangUp() {
+        state.withLock { $0.hungUp = true }
+        resume(.cancelled)
+    }
 
     /// The fan-out's wake, made once.
     var callback: @Sendable () -> Void { { [self] in resume(.woken) } }
@@ -227,5 +239,37 @@ final class SSEWake: Sendable {
         } onCancel: {
             resume(.cancelled)
         }
+    }
+}
+
+/// Ends an SSE stream as soon as its client hangs up: the inbound side of the connection closes
+/// (Hummingbird's server allows half-closed connections, so that is an event, not a close) or
+/// the connection closes. Added at the front of the pipeline for the stream's life, so it sees
+/// both before any other handler, TLS included; it passes everything on unchanged.
+///
+/// Ownership: a channel handler, confined to its channel's event loop; the wake it holds is
+/// shared with the stream's task through the wake's own lock.
+final class SSEHangUpWatcher: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    private let wake: SSEWake
+
+    init(wake: SSEWake) {
+        self.wake = wake
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // The client may have gone while the stream was being set up.
+        if !context.channel.isActive { wake.hangUp() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent { wake.hangUp() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        wake.hangUp()
+        context.fireChannelInactive()
     }
 }

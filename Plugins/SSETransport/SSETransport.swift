@@ -61,7 +61,8 @@ public struct SSETransport: Transport {
                 ticket.release()
                 throw error
             }
-            let stream = SSEStream(session: session, configuration: configuration, eventLoop: context.channel.eventLoop, logger: context.logger)
+            let channel = context.channel
+            let stream = SSEStream(session: session, configuration: configuration, eventLoop: channel.eventLoop, logger: context.logger)
             return Response(
                 status: .ok,
                 headers: [
@@ -71,14 +72,18 @@ public struct SSETransport: Transport {
                 ],
                 body: ResponseBody { writer in
                     defer { ticket.release() }
-                    // Hummingbird watches the inbound side and cancels the stream as soon as the
-                    // client hangs up, so its session ends and its connection slot is freed then,
-                    // not at the next write (up to a heartbeat interval later).
-                    do {
-                        try await request.body.consumeWithCancellationOnInboundClose { _ in
-                            await stream.run(&writer)
-                        }
-                    } catch {}
+                    // A handler on the channel ends the stream as soon as the client hangs up, so
+                    // its session ends and its connection slot is freed then, not at the next
+                    // write (up to a heartbeat interval later). Not Hummingbird's
+                    // `consumeWithCancellationOnInboundClose`: its watcher is a child task per
+                    // stream, whose memory an idle stream would hold (issue 16).
+                    let watcher = SSEHangUpWatcher(wake: stream.wake)
+                    guard (try? await channel.pipeline.addHandler(watcher, position: .first).get()) != nil else {
+                        stream.session.close(reason: "the connection closed before the stream started")
+                        return
+                    }
+                    await stream.run(&writer)
+                    try? await channel.pipeline.removeHandler(watcher).get()
                 }
             )
         }

@@ -152,6 +152,27 @@ struct SSETransportTests {
         await relay.terminate()
     }
 
+    /// The type's promise: a client that hangs up is noticed at once, not at the next heartbeat
+    /// (15 s here): its session ends and its client goes `disconnected`. (That its connection
+    /// slot is free at once is `LimitsEndToEndTests.anSSEClientThatLeavesFreesItsSlotAtOnce`.)
+    @Test func aClientThatHangsUpIsDisconnectedBeforeTheNextHeartbeat() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"])
+        let stream = try RawTCPConnection(port: relay.port)
+        try await stream.send("GET /v1/stream?client_id=sse-gone HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let (bytes, _) = await stream.read(timeout: 10) { String(decoding: $0, as: UTF8.self).contains("tether.welcome") }
+        #expect(String(decoding: bytes, as: UTF8.self).contains("tether.welcome"))
+        stream.close()
+        var state: String?
+        let deadline = Date().addingTimeInterval(5)
+        while state != "disconnected", Date() < deadline {
+            let stats = try HTTP.json(try await relay.http("GET", "/v1/stats").body) as? [String: Any]
+            state = (stats?["clients"] as? [[String: Any]])?.first { $0["id"] as? String == "sse-gone" }?["state"] as? String
+            if state != "disconnected" { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(state == "disconnected", "5 s after the hang-up the client is still \(state ?? "unknown")")
+        await relay.terminate()
+    }
+
     @Test func persistentIdentityNeedsItsResumeToken() async throws {
         let relay = try await RelayProcess.start()
         let first = try Self.curl(relay, "?client_id=dash-1")
