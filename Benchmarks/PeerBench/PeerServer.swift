@@ -180,8 +180,11 @@ final class PeerServer {
     static func version(of kind: Kind, tether: String) -> String {
         switch kind {
         case .tetherMemory, .tetherSQLite, .tetherSSE, .tetherSocketIO:
-            let commit = run("/usr/bin/git", ["rev-parse", "--short", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
-            return "tether (git \(commit))"
+            // What the binary under test says it was built from, not the checkout's HEAD: a
+            // before/after pair runs binaries built from other commits (the report used to name
+            // the checkout's commit for both).
+            let version = run(tether, ["--version"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            return version.isEmpty ? "tether (\(tether) gave no --version)" : "tether \(version)"
         case .mosquitto:
             return run("/usr/sbin/mosquitto", ["-h"]).split(separator: "\n").first.map(String.init) ?? "mosquitto"
         case .nats:
