@@ -41,7 +41,8 @@ struct SSEStream: Sendable {
             frame.raw("}\n\n")
             try? await writer.write(ByteBuffer(bytes: frame.bytes))
         } catch is CancellationError {
-            // Cancelled because the client hung up (see SSETransport).
+            // The task was cancelled: the relay's grace period ran out, or the server gave up on
+            // the connection. (A hang-up does not cancel it: `SSEHangUpWatcher` ends the wait.)
             reason = Task.isShuttingDownGracefully ? "the relay is shutting down (the stream was ended)" : "the client closed the connection"
         } catch {
             reason = wake.isHungUp ? "the client closed the connection" : "stream write failed: \(error)"
