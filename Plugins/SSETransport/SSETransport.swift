@@ -2,9 +2,6 @@ public import Hummingbird
 import HTTPTypes
 public import TetherRouting
 public import TetherCore
-import Logging
-import ServiceLifecycle
-import struct Foundation.Date
 
 /// Server-Sent Events at `GET /v1/stream`: what a browser's `EventSource` and `curl -N` speak.
 ///
@@ -16,7 +13,8 @@ import struct Foundation.Date
 /// SSE client the same persistent identity as a WebSocket client.
 ///
 /// A client that hangs up is noticed at once (the connection's inbound side closes), not at the
-/// next heartbeat: its session ends and its slot in the connection limits is free again.
+/// next heartbeat: its session ends and its slot in the connection limits is free again. Each
+/// stream is served from its connection's event loop (``SSEStreamHandler``), without a task.
 ///
 /// SSE has no way back, so an event written to the socket frees its slot in the in-flight window;
 /// TCP backpressure is the flow control (the writer waits while the socket is full), and a slow
@@ -61,8 +59,20 @@ public struct SSETransport: Transport {
                 ticket.release()
                 throw error
             }
-            let channel = context.channel
-            let stream = SSEStream(session: session, configuration: configuration, eventLoop: channel.eventLoop, logger: context.logger)
+            // The stream is served from the connection's event loop (SSEStreamHandler); this
+            // task only answers with the head.
+            let installed: Bool
+            do {
+                installed = try await SSEStreamHandler.install(on: context.channel, session: session, configuration: configuration, ticket: ticket)
+            } catch {
+                session.close(reason: "the stream could not be set up: \(error)")
+                ticket.release()
+                throw error
+            }
+            if !installed {
+                session.close(reason: "the connection closed before the stream started")
+                ticket.release()
+            }
             return Response(
                 status: .ok,
                 headers: [
@@ -70,21 +80,9 @@ public struct SSETransport: Transport {
                     .cacheControl: "no-store",
                     HTTPField.Name("X-Accel-Buffering")!: "no",
                 ],
-                body: ResponseBody { writer in
-                    defer { ticket.release() }
-                    // A handler on the channel ends the stream as soon as the client hangs up, so
-                    // its session ends and its connection slot is freed then, not at the next
-                    // write (up to a heartbeat interval later). Not Hummingbird's
-                    // `consumeWithCancellationOnInboundClose`: its watcher is a child task per
-                    // stream, whose memory an idle stream would hold (issue 16).
-                    let watcher = SSEHangUpWatcher(wake: stream.wake)
-                    guard (try? await channel.pipeline.addHandler(watcher, position: .first).get()) != nil else {
-                        stream.session.close(reason: "the connection closed before the stream started")
-                        return
-                    }
-                    await stream.run(&writer)
-                    try? await channel.pipeline.removeHandler(watcher).get()
-                }
+                // Of unknown length, so chunked; its end is kept back by the stream's handler,
+                // which writes the stream's chunks and ends it.
+                body: ResponseBody { writer in try await writer.finish(nil) }
             )
         }
     }

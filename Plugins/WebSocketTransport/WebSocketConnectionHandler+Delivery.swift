@@ -90,33 +90,27 @@ extension WebSocketConnectionHandler {
         storeReading = true
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
-        Task {
-            var page: [Event] = []
-            let outcome: Result<Session.Interruption?, any Error>
-            do {
-                outcome = .success(try await session.next(into: &page))
-            } catch {
-                outcome = .failure(error)
-            }
-            let events = page
-            loop.execute {
-                let handler = bound.value
-                handler.storeReading = false
-                switch outcome {
-                case .success(.some(.gap(let gap))):
-                    handler.send(RelayFrame.gap(gap), flush: false)
-                case .success(.none):
-                    handler.events = events
-                    handler.writeEvents()
-                case .failure(let error as RelayError):
-                    if error.code != .closed { handler.fail(error) }
-                    return
-                case .failure:
-                    return
-                }
-                handler.drain()
-            }
+        session.readPage { outcome in
+            loop.execute { bound.value.storeRead(outcome) }
         }
+    }
+
+    /// Where ``readStore(_:)``'s page comes back, on this loop.
+    private func storeRead(_ outcome: Result<(Session.Interruption?, [Event]), any Error>) {
+        storeReading = false
+        switch outcome {
+        case .success((.gap(let gap)?, _)):
+            send(RelayFrame.gap(gap), flush: false)
+        case .success((nil, let page)):
+            events = page
+            writeEvents()
+        case .failure(let error as RelayError):
+            if error.code != .closed { fail(error) }
+            return
+        case .failure:
+            return
+        }
+        drain()
     }
 
     /// Writes `events` as `events` frames (batching clients) or one `event` frame each, without

@@ -35,6 +35,22 @@ extension Session {
         }
     }
 
+    /// ``next(into:)`` for a transport that is called back instead of waiting: an event-loop
+    /// handler whose ``poll(into:onChange:)`` said ``Poll/needsStoreRead``. The read runs in a
+    /// task of its own, which then calls `completion` with the page (or the gap, or the error
+    /// that ended the session); the handler hops back to its loop from there.
+    public func readPage(_ completion: @escaping @Sendable (Result<(Interruption?, [Event]), any Error>) -> Void) {
+        Task {
+            var page: [Event] = []
+            do {
+                let interruption = try await next(into: &page)
+                completion(.success((interruption, page)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
     /// What a store read in ``next(into:)`` came to.
     private enum StoreStep {
         case delivered

@@ -25,12 +25,32 @@ struct ConnectionChannelFactory: Sendable {
         webSocketResponder: RouterResponder<TetherRequestContext>
     ) throws -> any ServerChildChannel {
         let http = HandshakeDeadlineChannel(
-            base: TakeoverChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: http), open: open),
+            base: TakeoverChannel(
+                base: HTTP1WebSocketUpgradeChannel(responder: Self.endingHandedOverConnections(responder), webSocketResponder: webSocketResponder, configuration: http),
+                open: open
+            ),
             timeout: handshakeTimeout,
             onFailure: onHandshakeFailure
         )
         guard let tls else { return http }
         return try TLSChannel(http, tlsConfiguration: tls)
+    }
+}
+
+extension ConnectionChannelFactory {
+    /// Ends Hummingbird's task for a connection whose route handed it to a channel handler
+    /// (``ConnectionHandOver``; the SSE stream): after the request's responder returns, the
+    /// connection is not Hummingbird's to read a next request from or to close.
+    static func endingHandedOverConnections(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+        { request, writer, channel in
+            do {
+                try await responder(request, writer, channel)
+            } catch {
+                _ = ConnectionHandOver.takeHandOver(channel)
+                throw error
+            }
+            if ConnectionHandOver.takeHandOver(channel) { throw ConnectionHandedOver() }
+        }
     }
 }
 

@@ -45,6 +45,18 @@ struct SSETransportTests {
         return try #require((try HTTP.json(ready.body) as? [String: Any])?["epoch"] as? String)
     }
 
+    /// The state `/v1/stats` gives client `id` once it is `wanted`, or after 5 s of asking.
+    static func clientState(_ relay: RelayProcess, _ id: String, becomes wanted: String) async throws -> String? {
+        var state: String?
+        let deadline = Date().addingTimeInterval(5)
+        while state != wanted, Date() < deadline {
+            let stats = try HTTP.json(try await relay.http("GET", "/v1/stats").body) as? [String: Any]
+            state = (stats?["clients"] as? [[String: Any]])?.first { $0["id"] as? String == id }?["state"] as? String
+            if state != wanted { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return state
+    }
+
     static func curl(_ relay: RelayProcess, _ query: String = "", lastEventID: String? = nil) throws -> StreamingProcess {
         var arguments = ["-sN", "--max-time", "60", "\(relay.baseURL)/v1/stream\(query)"]
         if let lastEventID { arguments += ["-H", "Last-Event-ID: \(lastEventID)"] }
@@ -72,6 +84,23 @@ struct SSETransportTests {
     /// An idle stream gets a `: heartbeat` comment every interval (a timer on the connection's
     /// event loop, no task per wait), still delivers what comes after them, and a clean stop of
     /// the relay ends it: curl sees the stream close and the relay exits 0.
+    /// A resume from further back than the relay keeps in memory (8,192 events) is read from the
+    /// store in pages, written in order and followed by live events, with no gap.
+    @Test func aResumeFromBeyondTheMemoryWindowIsReadFromTheStore() async throws {
+        let relay = try await RelayProcess.start(environment: ["TETHER_LAG_CAP": "20000"])
+        for batch in 0..<12 { try await Self.publish(relay, 1000, from: batch * 1000) }
+        let epoch = try await Self.epoch(relay)
+        let stream = try Self.curl(relay, lastEventID: "\(epoch):0")
+        #expect(await stream.waitUntil(timeout: 60) { $0.contains("id: \(epoch):12000\n") })
+        try await Self.publish(relay, 1, from: 12000)
+        #expect(await stream.waitUntil { $0.contains("id: \(epoch):12001\n") })
+        let events = Self.parse(stream.output)
+        await stream.stop()
+        #expect(events.filter { $0.event == "t" }.compactMap { $0.id } == (1...12001).map { "\(epoch):\($0)" })
+        #expect(!events.contains { $0.event == "tether.gap" })
+        await relay.terminate()
+    }
+
     @Test func anIdleStreamGetsHeartbeatsAndACleanStopEndsIt() async throws {
         let relay = try await RelayProcess.start(environment: ["TETHER_TRANSPORT_SSE_HEARTBEAT_INTERVAL": "1"])
         let stream = try Self.curl(relay)
@@ -162,13 +191,7 @@ struct SSETransportTests {
         let (bytes, _) = await stream.read(timeout: 10) { String(decoding: $0, as: UTF8.self).contains("tether.welcome") }
         #expect(String(decoding: bytes, as: UTF8.self).contains("tether.welcome"))
         stream.close()
-        var state: String?
-        let deadline = Date().addingTimeInterval(5)
-        while state != "disconnected", Date() < deadline {
-            let stats = try HTTP.json(try await relay.http("GET", "/v1/stats").body) as? [String: Any]
-            state = (stats?["clients"] as? [[String: Any]])?.first { $0["id"] as? String == "sse-gone" }?["state"] as? String
-            if state != "disconnected" { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let state = try await Self.clientState(relay, "sse-gone", becomes: "disconnected")
         #expect(state == "disconnected", "5 s after the hang-up the client is still \(state ?? "unknown")")
         await relay.terminate()
     }

@@ -1,9 +1,6 @@
 import Foundation
 import Testing
 import TetherTesting
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What the event-loop connection layer promises (issue 16), checked from outside the relay
 /// process: one write for everything one wake delivers, a client that never reads held to its
@@ -128,12 +125,9 @@ struct EventLoopConnectionTests {
     /// debug build measured 10.4 KB per connection handed over to its event-loop handler, and
     /// 32 KB when the server still kept a task running Hummingbird's WebSocket handler for each.
     @Test func twoThousandIdleSubscribersAreHeldAndEachGetsTheNextEvent() async throws {
-        var limit = rlimit()
-        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         let connections = 2000
-        try #require(limit.rlim_max >= rlim_t(connections + 256), "this test needs \(connections + 256) descriptors; the hard limit is \(limit.rlim_max)")
-        limit.rlim_cur = max(limit.rlim_cur, rlim_t(connections + 256))
-        setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        let hardLimit = raiseDescriptorLimit(toAtLeast: connections + 256)
+        try #require(hardLimit >= connections + 256, "this test needs \(connections + 256) descriptors; the hard limit is \(hardLimit)")
         let relay = try await RelayProcess.start(arguments: ["--store", "memory"], environment: ["TETHER_LIMITS_MAX_CONNECTIONS_PER_ADDRESS": "10000"])
         let before = try #require(relay.residentBytes)
         var sockets: [RawTCPConnection] = []
