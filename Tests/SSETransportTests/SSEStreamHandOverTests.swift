@@ -133,6 +133,26 @@ struct SSEStreamHandOverTests {
         socket.close()
     }
 
+    /// A stream whose session ends on the relay's side (here: the same client connected again)
+    /// is told why with `event: tether.error`, then ends with the last chunk and its connection
+    /// closes.
+    @Test func aStreamWhoseSessionEndsIsToldWhyAndEnded() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--store", "memory"])
+        let (first, head) = try await Self.openStream(relay, "?client_id=sse-twice")
+        let token = try #require(head.firstMatch(of: /"resume_token":"([0-9a-f]+)"/)?.1, "\(head)")
+        let (second, again) = try await Self.openStream(relay, "?client_id=sse-twice&resume_token=\(token)")
+        #expect(again.contains("tether.welcome"))
+        let (bytes, closed) = await first.read(timeout: 10) { _ in false }
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains("event: tether.error\r\n") || text.contains("event: tether.error\n"), "\(text)")
+        #expect(text.contains(#""code":"superseded""#), "\(text)")
+        #expect(closed)
+        #expect(bytes.suffix(5) == Array("0\r\n\r\n".utf8), "the stream ended without its last chunk: \(text.suffix(40).debugDescription)")
+        first.close()
+        second.close()
+        await relay.terminate()
+    }
+
     /// A thousand streams connect, are welcomed and stay idle; one event then reaches every one
     /// of them. The relay's memory per idle stream is reported (BENCHMARKS.md measures it at
     /// 1,000 and 10,000 in a release build). The bound says that a stream holds no task: this

@@ -46,6 +46,9 @@ struct TLSTests {
         ])
         #expect(published.output.hasSuffix("202"), "\(published.output)")
         #expect(await consumer.value == ["tls-a", "tls-b"])
+        // An SSE stream over HTTPS (its chunks are written from the event loop, through TLS).
+        let stream = try await Command.run(curl, ["-sSN", "--max-time", "3", "--cacert", certificate.certificatePath, base + "/v1/stream?history=2"])
+        #expect(stream.output.contains("event: tls-a\n") && stream.output.contains("event: tls-b\n"), "\(stream.output)")
         await client.stop()
         await runner.value
 
