@@ -65,9 +65,18 @@ struct SocketActivationTests {
         let subscriber = try RawTCPConnection(port: port)
         try await subscriber.send(RawTCPConnection.webSocketUpgrade("/v1/ws", port: port))
         #expect(try await subscriber.helloUntilWelcome())
+        // So is an SSE stream: it ends with the response's last chunk (the inherited server's
+        // quiesce reaches the stream's handler, which owns the connection once its route answered).
+        let stream = try RawTCPConnection(port: port)
+        try await stream.send("GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let (welcome, _) = await stream.read(timeout: 10) { String(decoding: $0, as: UTF8.self).contains("tether.welcome") }
+        #expect(String(decoding: welcome, as: UTF8.self).contains("tether.welcome"))
 
         // systemd-socket-activate exec()s the relay: the pid is the relay's.
         kill(pid, SIGTERM)
+        let (streamEnd, streamClosed) = await stream.read(timeout: 15) { _ in false }
+        #expect(streamClosed && streamEnd.suffix(5) == Array("0\r\n\r\n".utf8), "the SSE stream did not end with its last chunk on SIGTERM")
+        stream.close()
         let (closing, subscriberClosed) = await subscriber.read(timeout: 15) { _ in false }
         #expect(RawTCPConnection.serverCloseCode(closing) == 1000, "the subscriber got no close 1000 on SIGTERM")
         #expect(subscriberClosed)
