@@ -170,14 +170,12 @@ struct TetherNamespace: SocketIONamespace {
         do {
             while true {
                 if !buffer.isEmpty {
-                    var packets: [SocketIOPacket] = []
+                    var packets: [EnginePacket] = []
                     packets.reserveCapacity(buffer.count)
                     for event in buffer {
-                        var arguments = [SeedEvents.event(event)]
-                        if configuration.recovery { arguments.append(SeedEvents.string(TetherAuth.offset(epoch: epoch, seq: event.seq))) }
-                        packets.append(.event("claude_event", arguments, namespace: socket.namespace))
+                        packets.append(.text(Self.eventMessage(event, offsetEpoch: configuration.recovery ? epoch : nil, namespace: socket.namespace)))
                     }
-                    try await socket.send(packets)
+                    try await socket.engine.send(packets)
                     // Queued, not confirmed (see above); pending events may be acked already.
                     try? session.ack(buffer[buffer.count - 1].seq, confirmed: false)
                 }
@@ -194,6 +192,29 @@ struct TetherNamespace: SocketIONamespace {
         } catch {
             return "connection closed"
         }
+    }
+
+    /// One relay event as the Socket.IO EVENT packet a subscriber is sent,
+    /// `2[<namespace>,]["claude_event",<event>(,"<epoch>:<seq>")]`, built in one buffer from the
+    /// event's shared JSON: the bytes `SocketIOPacket.event(...).encodeHeaderAndPayload()` gives,
+    /// without its argument array, offset string and two intermediate copies per subscriber
+    /// (issue 16). `offsetEpoch` is nil when recovery is off.
+    static func eventMessage(_ event: Event, offsetEpoch: Epoch?, namespace: String) -> [UInt8] {
+        let json = SeedEvents.event(event)
+        var w = JSONWriter(capacity: json.count + namespace.utf8.count + 64)
+        w.raw("2")
+        if namespace != "/" {
+            w.raw(Array(namespace.utf8))
+            w.raw(",")
+        }
+        w.raw("[\"claude_event\",")
+        w.raw(json)
+        if let offsetEpoch {
+            w.raw(",")
+            w.string(TetherAuth.offset(epoch: offsetEpoch, seq: event.seq))
+        }
+        w.raw("]")
+        return w.bytes
     }
 
     static func errorData(_ error: RelayError) -> [UInt8] {
