@@ -73,17 +73,6 @@ final class SocketIOSocket: Sendable {
         try await engine.send(packets)
     }
 
-    /// Queues several packets in one go (a batch of relay events).
-    func send(_ packets: [SocketIOPacket]) async throws(EngineClosedError) {
-        var engine: [EnginePacket] = []
-        engine.reserveCapacity(packets.count)
-        for packet in packets {
-            engine.append(.text(packet.encodeHeaderAndPayload()))
-            for attachment in packet.attachments { engine.append(.binary(attachment)) }
-        }
-        try await self.engine.send(engine)
-    }
-
     func deliver(_ event: SocketIOEvent) {
         inboundContinuation.yield(event)
     }
