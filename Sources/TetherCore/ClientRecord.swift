@@ -38,6 +38,11 @@ public struct ClientRecord: Sendable {
     /// (``Hello/ephemeral``).
     public var ephemeral = false
     public var lastAckAt: Date?
+    /// The `lastSeen` the store was last given for this record (``PersistedClient/lastSeen``), or
+    /// `nil` before its first save. Not persisted: it lets a connected client's moving
+    /// `lastActivity` be saved at most once per ``ClientRecord/lastSeenSaveInterval(recordTTL:)``
+    /// instead of on every ping.
+    var savedLastSeen: Date?
 
     public init(id: String, secret: ResumeSecret, epoch: Epoch, transport: String, remote: String, now: Date) {
         self.id = id

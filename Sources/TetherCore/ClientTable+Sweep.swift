@@ -11,7 +11,7 @@ extension ClientTable {
             // An evicted id claimed anew since is a live record again: the store keeps it.
             var forgotten = table.evicted.filter { table.records[$0] == nil }
             table.evicted.removeAll()
-            table.syncSessions(now: time, ackTimeout: configuration.ackTimeout)
+            table.syncSessions(now: time, ackTimeout: configuration.ackTimeout, recordTTL: configuration.clientRecordTTL)
             // In place: a sweep visits every record every few seconds, and copying each out
             // and back (strings, arrays and all) was most of an idle relay's sweep cost. Each
             // record is swept by a mutating call through the values' subscript, which works on
@@ -78,11 +78,12 @@ extension ClientRecord {
     }
 
     /// Folds `session`'s progress into this record if the session is the attached one; true
-    /// when the acknowledged position or the delivered count moved (the record is to be saved).
-    mutating func sync(from session: Session, now time: Date, ackTimeout: Double) -> Bool {
+    /// when the acknowledged position or the delivered count moved, or the last activity moved
+    /// past the saved `lastSeen` by its save interval (the record is to be saved).
+    mutating func sync(from session: Session, now time: Date, ackTimeout: Double, recordTTL: Double) -> Bool {
         guard sessionID == session.id else { return false }
         let before = (ackedSeq, delivered)
         session.drainProgress(into: &self, now: time, ackTimeout: ackTimeout)
-        return (ackedSeq, delivered) != before
+        return (ackedSeq, delivered) != before || lastSeenNeedsSave(recordTTL: recordTTL)
     }
 }

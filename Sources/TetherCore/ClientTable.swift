@@ -65,17 +65,24 @@ final class ClientTable: Sendable {
         /// The records changed since the last save, to save now (never an ephemeral one: it leaves
         /// no record), and forgets that they changed; a failed save marks them changed again.
         mutating func takeChanged() -> [PersistedClient] {
-            let changed = dirty.compactMap { records[$0] }.filter { !$0.ephemeral }.map(\.persisted)
+            var changed: [PersistedClient] = []
+            changed.reserveCapacity(dirty.count)
+            for id in dirty {
+                guard let index = records.index(forKey: id), !records.values[index].ephemeral else { continue }
+                let saved = records.values[index].persisted
+                records.values[index].savedLastSeen = saved.lastSeen
+                changed.append(saved)
+            }
             dirty.removeAll(keepingCapacity: true)
             return changed
         }
 
         /// Folds every attached session's progress into its client record.
-        mutating func syncSessions(now time: Date, ackTimeout: Double) {
+        mutating func syncSessions(now time: Date, ackTimeout: Double, recordTTL: Double) {
             for session in sessions.values {
                 // In place, not copied out and back: this runs for every attached client.
                 guard let index = records.index(forKey: session.clientID) else { continue }
-                if records.values[index].sync(from: session, now: time, ackTimeout: ackTimeout) { dirty.insert(session.clientID) }
+                if records.values[index].sync(from: session, now: time, ackTimeout: ackTimeout, recordTTL: recordTTL) { dirty.insert(session.clientID) }
             }
         }
     }
@@ -91,7 +98,7 @@ final class ClientTable: Sendable {
     /// in first.
     func persistentRecords(now time: Date) -> [ClientRecord] {
         entries.withLock { table in
-            table.syncSessions(now: time, ackTimeout: configuration.ackTimeout)
+            table.syncSessions(now: time, ackTimeout: configuration.ackTimeout, recordTTL: configuration.clientRecordTTL)
             return table.records.values.filter { !$0.ephemeral }
         }
     }
@@ -159,8 +166,21 @@ final class ClientTable: Sendable {
     func takeChanged() -> [PersistedClient] {
         let time = now()
         return entries.withLock { table in
-            table.syncSessions(now: time, ackTimeout: configuration.ackTimeout)
+            table.syncSessions(now: time, ackTimeout: configuration.ackTimeout, recordTTL: configuration.clientRecordTTL)
             return table.takeChanged()
+        }
+    }
+
+    /// Everything not saved yet, for the last save of a clean stop: the records changed since the
+    /// last save and the ids evicted since the last sweep (see ``sweep(now:head:)``).
+    func takeUnsaved() -> (changed: [PersistedClient], forgotten: [String]) {
+        let time = now()
+        return entries.withLock { table in
+            table.syncSessions(now: time, ackTimeout: configuration.ackTimeout, recordTTL: configuration.clientRecordTTL)
+            // An evicted id claimed anew since is a live record again: the store keeps it.
+            let forgotten = table.evicted.filter { table.records[$0] == nil }
+            table.evicted.removeAll()
+            return (table.takeChanged(), forgotten)
         }
     }
 
@@ -178,8 +198,13 @@ final class ClientTable: Sendable {
         let transition = entries.withLock { table -> Transition? in
             // In place, not copied out and back: a ping's round trip lands here for every client.
             guard let index = table.records.index(forKey: session.clientID), table.records.values[index].sessionID == session.id else { return nil }
-            table.dirty.insert(session.clientID)
-            return body(&table.records.values[index])
+            let transition = body(&table.records.values[index])
+            // A state change is saved at the next sweep; a ping's new activity time only once the
+            // saved one is old enough (``ClientRecord/lastSeenNeedsSave(recordTTL:)``).
+            if transition != nil || table.records.values[index].lastSeenNeedsSave(recordTTL: configuration.clientRecordTTL) {
+                table.dirty.insert(session.clientID)
+            }
+            return transition
         }
         if let transition { emit([transition]) }
     }

@@ -124,9 +124,10 @@ public final class Relay: Sendable {
     }
 
     /// Stops taking publishes, lets the drainer finish what it holds (every queued producer is
-    /// answered), then closes the store. Call once nothing else uses the relay (``StoreLifetime``
-    /// does, last in the service group, after the ``PublishDrainer`` returned); later calls do
-    /// nothing.
+    /// answered), saves the client records changed since the last health sweep (the connections
+    /// have ended by now: their cursors, counters and the time each client left), then closes the
+    /// store. Call once nothing else uses the relay (``StoreLifetime`` does, last in the service
+    /// group, after the ``PublishDrainer`` returned); later calls do nothing.
     ///
     /// - Throws: what the store's `close` throws.
     public func close() async throws {
@@ -143,6 +144,10 @@ public final class Relay: Sendable {
             return queue.pending
         }
         for pending in stranded { pending.completion(.failure(.storeUnavailable(RelayClosed()))) }
+        // Without this a clean stop lost up to one sweep interval of acknowledgements, and every
+        // client's disconnect time, from the saved records.
+        let (changed, forgotten) = clients.takeUnsaved()
+        await saveClientRecords(changed: changed, forgotten: forgotten)
         try await store.close()
     }
 

@@ -121,6 +121,93 @@ struct SQLiteRelayTests {
         #expect(Self.fileSize(path) < 4 << 20, "after the closing checkpoint the file holds about 2000 events")
     }
 
+    /// A connected client answering the relay's pings: its record is saved when its `lastSeen`
+    /// has moved a save interval (a tenth of the record TTL, 30 s by default) past the saved one,
+    /// not at every sweep after a ping; and what a restart after a crash reads back is never more
+    /// than that interval old.
+    @Test func pingsMoveTheSavedLastSeenOncePerSaveIntervalNotPerSweep() async throws {
+        let directory = try temporaryDirectory(prefix: "sqlite-last-seen")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("tether.sqlite").path
+        let store = SQLiteBufferStore(configuration: .init(path: path))
+        let clock = TestClock()
+        let relay = Relay(store: store, now: clock.source)
+        #expect(ClientRecord.lastSeenSaveInterval(recordTTL: relay.configuration.clientRecordTTL) == 30)
+        try await relay.start()
+        let attachedAt = clock.now
+        let session = try await relay.subscribe(Hello(clientID: "pinged"), transport: "test", remote: "local")
+        await relay.sweep()
+        var saved = try await store.loadClient("pinged")
+        #expect(saved?.lastSeen == attachedAt)
+
+        // Pings every 10 s: the first two leave the saved record alone (nothing but the time moved).
+        for _ in 0..<2 {
+            clock.advance(by: 10)
+            session.recordPing(roundTrip: 0.002)
+            await relay.sweep()
+            saved = try await store.loadClient("pinged")
+            #expect(saved?.lastSeen == attachedAt, "saved again \((saved?.lastSeen.timeIntervalSince(attachedAt)).map { "\($0)" } ?? "-") s after attach")
+        }
+        // The third is 30 s past the saved time: saved.
+        clock.advance(by: 10)
+        session.recordPing(roundTrip: 0.002)
+        await relay.sweep()
+        saved = try await store.loadClient("pinged")
+        #expect(saved?.lastSeen == clock.now)
+
+        // Traffic from the client (no ping answered) counts the same way, through the sweep.
+        let pingedAt = clock.now
+        clock.advance(by: 20)
+        session.touch()
+        await relay.sweep()
+        #expect(try await store.loadClient("pinged")?.lastSeen == pingedAt)
+        clock.advance(by: 15)
+        session.touch()
+        await relay.sweep()
+        #expect(try await store.loadClient("pinged")?.lastSeen == clock.now)
+
+        // A clean stop saves the exact time the client left.
+        clock.advance(by: 5)
+        session.close(reason: "test disconnects")
+        await relay.sweep()
+        #expect(try await store.loadClient("pinged")?.lastSeen == clock.now)
+        try await store.close()
+    }
+
+    /// A clean stop (the relay's service group stopping, as on SIGTERM) saves what changed since
+    /// the last health sweep: the cursor a client acknowledged and the time it left. Before, the
+    /// store kept the previous sweep's copy, so a client resuming from its saved cursor got
+    /// events it had acknowledged again.
+    @Test func aCleanStopSavesTheAcknowledgementsAndDisconnectsSinceTheLastSweep() async throws {
+        let directory = try temporaryDirectory(prefix: "sqlite-clean-stop")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("tether.sqlite").path
+        var configuration = RelayConfiguration()
+        configuration.sweepInterval = 3600  // only the sweep at start runs
+        let clock = TestClock()
+        let relay = Relay(store: SQLiteBufferStore(configuration: .init(path: path)), configuration: configuration, now: clock.source)
+        try await relay.start()
+        let session = try await relay.subscribe(Hello(clientID: "leaving"), transport: "test", remote: "local")
+        try await withRelayServices(relay) {
+            // After the sweep at start has taken what it saves: nothing below is in it.
+            try await withDeadline(10, "the health monitor's first sweep") {
+                while relay.healthStatus.lastProof == nil { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            _ = try await relay.publish(BufferStoreConformance.drafts(5))
+            #expect(try await receive(session, through: 5).count == 5)
+            try session.ack(4)
+            clock.advance(by: 2)
+            session.close(reason: "test disconnects")
+        }
+
+        let reopened = SQLiteBufferStore(configuration: .init(path: path))
+        _ = try await reopened.open()
+        let saved = try #require(try await reopened.loadClient("leaving"))
+        #expect(saved.ackedSeq == 4)
+        #expect(saved.lastSeen == clock.now)
+        try await reopened.close()
+    }
+
     static func fileSize(_ path: String) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
     }
