@@ -81,7 +81,7 @@ enum ClientFrame: Sendable {
 
         private func value(_ key: String) -> Range<Int>? {
             guard let range = members.last(where: { $0.key == key })?.value else { return nil }
-            return bytes[range] == Array("null".utf8)[...] ? nil : range
+            return bytes[range].elementsEqual("null".utf8) ? nil : range
         }
 
         func string(_ key: String, code: RelayError.Code) throws(RelayError) -> String? {
@@ -104,16 +104,14 @@ enum ClientFrame: Sendable {
 
         func bool(_ key: String, code: RelayError.Code) throws(RelayError) -> Bool? {
             guard let range = value(key) else { return nil }
-            switch String(decoding: bytes[range], as: UTF8.self) {
-            case "true": return true
-            case "false": return false
-            default: throw RelayError(code, "\"\(key)\" must be true or false")
-            }
+            if bytes[range].elementsEqual("true".utf8) { return true }
+            if bytes[range].elementsEqual("false".utf8) { return false }
+            throw RelayError(code, "\"\(key)\" must be true or false")
         }
 
         func unsigned(_ key: String, code: RelayError.Code) throws(RelayError) -> UInt64? {
             guard let range = value(key) else { return nil }
-            guard let number = ClientSequence.parse(String(decoding: bytes[range], as: UTF8.self)) else {
+            guard let number = ClientSequence.parse(digits: bytes[range]) else {
                 throw RelayError(code, "\"\(key)\" must be \(ClientSequence.rule)")
             }
             return number

@@ -12,9 +12,20 @@ public enum ClientSequence {
 
     /// Decimal digits only (no sign, fraction or exponent), at most ``max``.
     public static func parse<Text: StringProtocol>(_ text: Text) -> UInt64? {
-        guard !text.isEmpty, text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        guard let value = UInt64(text), value <= max else { return nil }
-        return value
+        parse(digits: text.utf8)
+    }
+
+    /// ``parse(_:)`` over the UTF-8 bytes of a frame, without making a `String` of them: every
+    /// ack a subscriber sends is parsed here.
+    public static func parse<Bytes: Collection<UInt8>>(digits bytes: Bytes) -> UInt64? {
+        guard !bytes.isEmpty, bytes.count <= 19 else { return nil }
+        var value: UInt64 = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            // 19 digits fit a UInt64 (at most 9,999,999,999,999,999,999 < 2^64): no overflow.
+            value = value &* 10 &+ UInt64(byte &- UInt8(ascii: "0"))
+        }
+        return value <= max ? value : nil
     }
 
     /// A JSON number (or numeric text) from a client: digits as ``parse(_:)``, or a float with no

@@ -77,6 +77,8 @@ struct DecoderFuzzTests {
         var refused = 0
         for input in inputs {
             let text = String(decoding: input, as: UTF8.self)
+            // A frame's bytes (an ack's `seq`) are read as the same number as their text.
+            #expect(ClientSequence.parse(digits: input) == ClientSequence.parse(text), "\(text)")
             if let value = ClientSequence.parse(text) {
                 #expect(value <= ClientSequence.max, "\(text) read as \(value)")
                 #expect(text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && UInt64(text) == value, "\(text) read as \(value)")
