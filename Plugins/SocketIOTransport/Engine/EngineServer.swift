@@ -65,8 +65,8 @@ final class EngineServer: Sendable {
         return try admission.admit(request, address)
     }
 
-    private func open(transport: EngineSocket.Transport, remote: String, ticket: ConnectionTicket?) -> EngineSocket {
-        let socket = EngineSocket(id: Self.newSessionID(), remote: remote, transport: transport, configuration: configuration, ticket: ticket) { [weak self] closed in
+    private func open(transport: EngineSocket.Transport, remote: String, loop: any EventLoop, ticket: ConnectionTicket?) -> EngineSocket {
+        let socket = EngineSocket(id: Self.newSessionID(), remote: remote, transport: transport, configuration: configuration, loop: loop, ticket: ticket) { [weak self] closed in
             self?.sockets.withLock { _ = $0.removeValue(forKey: closed.id) }
             self?.logger.debug("engine.io session closed", metadata: ["sid": "\(closed.id)", "reason": "\(closed.closeReason?.rawValue ?? "?")"])
         }
@@ -139,7 +139,7 @@ final class EngineServer: Sendable {
             } catch {
                 return EngineAdmission.refusal(error)
             }
-            let socket = open(transport: .polling, remote: context.remoteDescription, ticket: ticket)
+            let socket = open(transport: .polling, remote: context.remoteDescription, loop: context.channel.eventLoop, ticket: ticket)
             var bytes: [UInt8] = []
             socket.handshake(upgrades: ["websocket"]).encode(into: &bytes)
             return Self.text(bytes)
@@ -212,7 +212,7 @@ final class EngineServer: Sendable {
                 try await refuse(outbound, error)
                 return
             }
-            socket = open(transport: .websocket, remote: context.remoteDescription, ticket: ticket)
+            socket = open(transport: .websocket, remote: context.remoteDescription, loop: context.channel.eventLoop, ticket: ticket)
             try await outbound.write(.text(Self.string(socket.handshake(upgrades: []))))
         }
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,4 +1,5 @@
 import DequeModule
+import NIOCore
 import Synchronization
 import TetherCore
 
@@ -14,6 +15,8 @@ final class EngineSocket: Sendable {
     let configuration: EngineConfiguration
     /// The connection slot this session holds (``EngineAdmission``), given back when it closes.
     let ticket: ConnectionTicket?
+    /// Where the heartbeat's timers run (the loop of the connection that opened the session).
+    let loop: any EventLoop
     /// Inbound `message` packets, in order; finishes when the session closes.
     let inbound: AsyncStream<EngineMessage>
     private let inboundContinuation: AsyncStream<EngineMessage>.Continuation
@@ -55,15 +58,16 @@ final class EngineSocket: Sendable {
         var anchor: ContinuousClock.Instant
         var pingSentAt: ContinuousClock.Instant?
         var pongObserver: (@Sendable (Duration) -> Void)?
-        /// The task running ``runHeartbeat()``, cancelled when the session closes so that a
-        /// closed session is freed at once, not at its next ping.
-        var heartbeat: Task<Void, Never>?
+        /// The heartbeat's next timer (a ping, or the check that its pong came), cancelled when
+        /// the session closes so that a closed session is freed at once, not at its next ping.
+        var heartbeat: Scheduled<Void>?
     }
 
-    init(id: String, remote: String, transport: Transport, configuration: EngineConfiguration, ticket: ConnectionTicket? = nil, onClose: @escaping @Sendable (EngineSocket) -> Void) {
+    init(id: String, remote: String, transport: Transport, configuration: EngineConfiguration, loop: any EventLoop, ticket: ConnectionTicket? = nil, onClose: @escaping @Sendable (EngineSocket) -> Void) {
         self.id = id
         self.remote = remote
         self.configuration = configuration
+        self.loop = loop
         self.ticket = ticket
         self.onClose = onClose
         (inbound, inboundContinuation) = AsyncStream.makeStream(of: EngineMessage.self)
@@ -244,37 +248,56 @@ final class EngineSocket: Sendable {
 
     // MARK: Heartbeat and closing
 
-    /// Starts the heartbeat (``runHeartbeat()``) for the session's life.
+    /// Starts the heartbeat for the session's life: a ping `pingInterval` after the last pong (or
+    /// the session's start), and the session closed when that ping's pong is `pingTimeout` late.
+    /// Event-loop timers, one at a time, not a task per session: an idle session holds no task
+    /// for its heartbeat (issue 16).
     func startHeartbeat() {
-        let task = Task { await self.runHeartbeat() }
-        let closed = state.withLock { state -> Bool in
-            state.heartbeat = task
-            return state.closed != nil
-        }
-        if closed { task.cancel() }
+        schedulePing(after: state.withLock { $0.anchor })
     }
 
-    /// Sends pings every `pingInterval` after the last pong and closes the session when a pong is
-    /// `pingTimeout` late. Returns when the session closes or the task is cancelled.
-    func runHeartbeat() async {
-        let clock = ContinuousClock()
-        while true {
-            let anchor = state.withLock { $0.anchor }
-            do {
-                try await clock.sleep(until: anchor + configuration.pingIntervalDuration)
-            } catch { return }
-            guard !isClosed else { return }
-            state.withLock { $0.pingSentAt = .now }
-            sendControl(EnginePacket(.ping))
-            do {
-                try await clock.sleep(until: anchor + configuration.pingIntervalDuration + configuration.pingTimeoutDuration)
-            } catch { return }
-            if isClosed { return }
-            if state.withLock({ $0.anchor == anchor }) {
-                close(.pingTimeout)
-                return
-            }
+    /// The next ping, `pingInterval` after `anchor`.
+    private func schedulePing(after anchor: ContinuousClock.Instant) {
+        scheduleHeartbeat(at: anchor + configuration.pingIntervalDuration) { $0.pingDue(anchor: anchor) }
+    }
+
+    private func pingDue(anchor: ContinuousClock.Instant) {
+        let current = state.withLock { state -> ContinuousClock.Instant? in
+            guard state.closed == nil else { return nil }
+            if state.anchor == anchor { state.pingSentAt = .now }
+            return state.anchor
         }
+        guard let current else { return }
+        // A pong nobody asked for moved the anchor: the ping is due later.
+        guard current == anchor else { return schedulePing(after: current) }
+        sendControl(EnginePacket(.ping))
+        scheduleHeartbeat(at: anchor + configuration.pingIntervalDuration + configuration.pingTimeoutDuration) { $0.pongDue(anchor: anchor) }
+    }
+
+    private func pongDue(anchor: ContinuousClock.Instant) {
+        let current = state.withLock { state -> ContinuousClock.Instant? in
+            state.closed == nil ? state.anchor : nil
+        }
+        guard let current else { return }
+        if current == anchor {
+            close(.pingTimeout)
+        } else {
+            schedulePing(after: current)
+        }
+    }
+
+    /// Runs `body` at `instant` on the session's loop, unless the session closes first.
+    private func scheduleHeartbeat(at instant: ContinuousClock.Instant, _ body: @escaping @Sendable (EngineSocket) -> Void) {
+        let (seconds, attoseconds) = ContinuousClock.now.duration(to: instant).components
+        let delay = TimeAmount.nanoseconds(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+        let timer = loop.scheduleTask(in: delay) { [weak self] in
+            if let self { body(self) }
+        }
+        let closed = state.withLock { state -> Bool in
+            state.heartbeat = timer
+            return state.closed != nil
+        }
+        if closed { timer.cancel() }
     }
 
     /// Closes the session if its client owes a pong for longer than `pingTimeout` (checked when
@@ -321,7 +344,7 @@ final class EngineSocket: Sendable {
     /// Ends the session: the layer above sees its inbound stream finish, waiters wake, and the
     /// server forgets the `sid`. Idempotent.
     func close(_ reason: CloseReason) {
-        let (first, heartbeat) = state.withLock { state -> (Bool, Task<Void, Never>?) in
+        let (first, heartbeat) = state.withLock { state -> (Bool, Scheduled<Void>?) in
             guard state.closed == nil else { return (false, nil) }
             state.closed = reason
             defer { state.heartbeat = nil }
