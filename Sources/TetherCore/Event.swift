@@ -1,5 +1,5 @@
 public import struct Foundation.Date
-import Synchronization
+public import Synchronization
 
 /// One accepted event: its place in the log (`seq`, unique and strictly increasing within an
 /// ``Epoch``), its topic, its publish time and its payload.
@@ -25,6 +25,7 @@ public struct Event: Sendable, Hashable {
 
     /// This event in `format`, encoded by the first subscriber that sends it and shared with the
     /// rest (``WireCache``).
+    @inlinable
     public func encoded<Format: WireFormat>(as format: Format.Type) -> Format.Encoded {
         Format.cache.encoded(self)
     }
@@ -87,27 +88,41 @@ public protocol WireFormat {
 /// each held only to look up or to store one slot; encoding happens outside them. Two
 /// subscribers that miss at the same moment may both encode; both send equal bytes.
 public final class WireCache<Format: WireFormat>: Sendable {
-    private struct Slot: Sendable {
-        var event: Event
-        var encoded: Format.Encoded
+    // Inlinable, so that a transport's calls are specialized for its format in its own module:
+    // unspecialized, every lookup instantiated the generic metadata of the slots at run time,
+    // measured at a fifth of Socket.IO's delivery cost (issue 16).
+    @usableFromInline
+    struct Slot: Sendable {
+        @usableFromInline var event: Event
+        @usableFromInline var encoded: Format.Encoded
+
+        @inlinable
+        init(event: Event, encoded: Format.Encoded) {
+            self.event = event
+            self.encoded = encoded
+        }
     }
 
-    private final class Stripe: Sendable {
-        let slots: Mutex<[Slot?]>
+    @usableFromInline
+    final class Stripe: Sendable {
+        @usableFromInline let slots: Mutex<[Slot?]>
+
+        @usableFromInline
         init(count: Int) { slots = Mutex(Array(repeating: nil, count: count)) }
     }
 
-    private static var stripeCount: Int { 16 }
+    @inlinable static var stripeCount: Int { 16 }
     /// Slots in all: the newest 512 sequence numbers, which live subscribers are within.
-    private static var slotCount: Int { 512 }
-    private static var maxDataBytes: Int { 4096 }
-    private let stripes: [Stripe]
+    @inlinable static var slotCount: Int { 512 }
+    @inlinable static var maxDataBytes: Int { 4096 }
+    @usableFromInline let stripes: [Stripe]
 
     public init() {
         stripes = (0..<Self.stripeCount).map { _ in Stripe(count: Self.slotCount / Self.stripeCount) }
     }
 
     /// `event` in this format: the stored encoding when this very event has one, else a new one.
+    @inlinable
     public func encoded(_ event: Event) -> Format.Encoded {
         guard event.data.count <= Self.maxDataBytes else { return Format.encode(event) }
         let index = Int(truncatingIfNeeded: event.seq % UInt64(Self.slotCount))
