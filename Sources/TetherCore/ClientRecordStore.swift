@@ -83,11 +83,11 @@ extension ClientRecord {
     }
 
     /// How stale a connected client's saved `lastSeen` may get before its record is saved again
-    /// for that alone: a tenth of the record TTL, at most a minute. A clean stop saves every changed
-    /// record, with the time its client left (``Relay/close()``); only after a crash does a record
-    /// come back up to this much older than it was, so its TTL runs out that much sooner. Saving it on every ping instead rewrote every
-    /// idle client's record once per ping interval (1,000 store rows a second with 10,000 idle
-    /// subscribers pinged every 10 s).
+    /// for that alone: a tenth of the record TTL, at most a minute. A clean stop saves every
+    /// changed record, with the time its client left (``Relay/close()``); only after a crash does a
+    /// record come back up to this much older than it was, so its TTL runs out that much sooner.
+    /// Saving it on every ping instead rewrote every idle client's record once per ping interval
+    /// (1,000 store rows a second with 10,000 idle subscribers pinged every 10 s).
     public static func lastSeenSaveInterval(recordTTL: Double) -> Double {
         min(60, recordTTL / 10)
     }

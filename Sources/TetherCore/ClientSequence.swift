@@ -16,7 +16,9 @@ public enum ClientSequence {
     }
 
     /// ``parse(_:)`` over the UTF-8 bytes of a frame, without making a `String` of them: every
-    /// ack a subscriber sends is parsed here.
+    /// ack a subscriber sends is parsed here (inlinable, so the transport's call is specialized
+    /// for its byte slice, not run through the generic `Collection` witnesses).
+    @inlinable
     public static func parse<Bytes: Collection<UInt8>>(digits bytes: Bytes) -> UInt64? {
         guard !bytes.isEmpty, bytes.count <= 19 else { return nil }
         var value: UInt64 = 0
