@@ -8,9 +8,7 @@ extension ClientTable {
     func sweep(now time: Date, head: UInt64) -> (changed: [PersistedClient], forgotten: [String]) {
         let (transitions, changed, forgotten) = entries.withLock { table -> ([Transition], [PersistedClient], [String]) in
             var transitions: [Transition] = []
-            // An evicted id claimed anew since is a live record again: the store keeps it.
-            var forgotten = table.evicted.filter { table.records[$0] == nil }
-            table.evicted.removeAll()
+            var forgotten = table.takeEvicted()
             table.syncSessions(now: time, ackTimeout: configuration.ackTimeout, recordTTL: configuration.clientRecordTTL)
             // In place: a sweep visits every record every few seconds, and copying each out
             // and back (strings, arrays and all) was most of an idle relay's sweep cost. Each

@@ -62,6 +62,13 @@ final class ClientTable: Sendable {
             return Array(oldest)
         }
 
+        /// The ids evicted since the last sweep, to delete from a durable store now, and forgets
+        /// them. An evicted id claimed anew since is a live record again: the store keeps it.
+        mutating func takeEvicted() -> [String] {
+            defer { evicted.removeAll() }
+            return evicted.filter { records[$0] == nil }
+        }
+
         /// The records changed since the last save, to save now (never an ephemeral one: it leaves
         /// no record), and forgets that they changed; a failed save marks them changed again.
         mutating func takeChanged() -> [PersistedClient] {
@@ -177,9 +184,7 @@ final class ClientTable: Sendable {
         let time = now()
         return entries.withLock { table in
             table.syncSessions(now: time, ackTimeout: configuration.ackTimeout, recordTTL: configuration.clientRecordTTL)
-            // An evicted id claimed anew since is a live record again: the store keeps it.
-            let forgotten = table.evicted.filter { table.records[$0] == nil }
-            table.evicted.removeAll()
+            let forgotten = table.takeEvicted()
             return (table.takeChanged(), forgotten)
         }
     }
