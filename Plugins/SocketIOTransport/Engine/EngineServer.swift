@@ -215,12 +215,17 @@ final class EngineServer: Sendable {
             socket = open(transport: .websocket, remote: context.remoteDescription, loop: context.channel.eventLoop, ticket: ticket)
             try await outbound.write(.text(Self.string(socket.handshake(upgrades: []))))
         }
+        do {
+            try await socket.attach(context.channel)
+        } catch {
+            socket.close(.transportClosed)  // the connection went away before it carried anything
+            throw error
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
+            // Packets go out from the session's writer job (EngineSocket+WebSocket.swift); this
+            // task only ends the WebSocket when the session closes.
             group.addTask {
-                while let packets = await socket.nextForWebSocket() {
-                    try await Self.write(packets, to: context.channel)
-                    socket.markWritten(packets.count)
-                }
+                await socket.closed()
                 try? await outbound.close(.normalClosure, reason: socket.closeReason?.rawValue)
             }
             do {
@@ -244,38 +249,6 @@ final class EngineServer: Sendable {
             }
             try await group.waitForAll()
         }
-    }
-
-    /// Writes one wake's packets to a session's WebSocket: each its own frame, as Engine.IO
-    /// requires, all in one turn of the connection's event loop with one flush. Through WSCore's
-    /// writer each frame was a hop to the loop of its own and a copy through a `String` (issue
-    /// 16). Returns at once while the channel is writable, and once the frames are written while
-    /// it is not (the client reads slower than events come): that is the backpressure WSCore's
-    /// writer gave. The frames enter the pipeline at its tail, as WSCore's own writes (its pongs
-    /// and the close frame) do, so the two keep the order they are made in.
-    private static func write(_ packets: [EnginePacket], to channel: any Channel) async throws {
-        guard !packets.isEmpty else { return }
-        let frames = packets.map { packet -> WebSocketFrame in
-            if packet.isBinary {
-                return WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: packet.payload))
-            }
-            var data = channel.allocator.buffer(capacity: 1 + packet.payload.count)
-            data.writeInteger(UInt8(ascii: "0") + packet.kind.rawValue)
-            data.writeBytes(packet.payload)
-            return WebSocketFrame(fin: true, opcode: .text, data: data)
-        }
-        // While the channel is writable the frames are only handed to the loop: waiting for them
-        // would cost a wake-up of this task per batch, one per event at paced rates.
-        let written: EventLoopPromise<Void>? = channel.isWritable ? nil : channel.eventLoop.makePromise(of: Void.self)
-        channel.eventLoop.execute {
-            let pipeline = channel.pipeline.syncOperations
-            for frame in frames.dropLast() {
-                pipeline.write(NIOAny(frame), promise: nil)
-            }
-            pipeline.write(NIOAny(frames[frames.count - 1]), promise: written)
-            pipeline.flush()
-        }
-        try await written?.futureResult.get()
     }
 
     /// The upgrade handshake on a WebSocket that names a polling session: `2probe` → `3probe`,

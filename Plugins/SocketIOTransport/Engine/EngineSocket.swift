@@ -8,7 +8,9 @@ import TetherCore
 ///
 /// Owner: the state is behind the socket's own `Mutex`; the polling requests and the WebSocket
 /// handler of the session only call its methods. At most one consumer drains the queue at a time
-/// (a second concurrent poll closes the session, as the protocol requires).
+/// (a second concurrent poll closes the session, as the protocol requires). Over WebSocket that
+/// consumer is a job on the channel's event loop, scheduled when packets are queued
+/// (EngineSocket+WebSocket.swift), not a task woken per packet (issue 16).
 final class EngineSocket: Sendable {
     let id: String
     let remote: String
@@ -48,6 +50,8 @@ final class EngineSocket: Sendable {
         var written: UInt64 = 0
         var readers: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var senders: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Waiting for the session to close (woken only then, not per write).
+        var closers: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
         var pollActive = false
         var closed: CloseReason?
@@ -61,6 +65,13 @@ final class EngineSocket: Sendable {
         /// The heartbeat's next timer (a ping, or the check that its pong came), cancelled when
         /// the session closes so that a closed session is freed at once, not at its next ping.
         var heartbeat: Scheduled<Void>?
+        /// The WebSocket that carries the session once it opened or upgraded over one: queued
+        /// packets are written to it by a job on its loop.
+        var webSocket: (any Channel)?
+        var webSocketWriteScheduled = false
+        /// A loop-driven sender (``whenRoom(_:)``) waits for the queue to fall below the
+        /// high-water mark.
+        var roomObserver: (@Sendable () -> Void)?
     }
 
     init(id: String, remote: String, transport: Transport, configuration: EngineConfiguration, loop: any EventLoop, ticket: ConnectionTicket? = nil, onClose: @escaping @Sendable (EngineSocket) -> Void) {
@@ -104,17 +115,12 @@ final class EngineSocket: Sendable {
             let outcome: UInt64?? = state.withLock { state in
                 if state.closed != nil || state.closing != nil { return nil }
                 guard state.queuedBytes < configuration.outboundHighWater else { return .some(nil) }
-                for packet in packets {
-                    state.queue.append(packet)
-                    state.queuedBytes += packet.encodedSize
-                }
-                state.enqueued += UInt64(packets.count)
-                return state.enqueued
+                return Self.append(packets, to: &state)
             }
             switch outcome {
             case nil: throw EngineClosedError()
             case let target??:
-                wakeReaders()
+                packetsQueued()
                 guard untilWritten else { return }
                 await wait(.senders) { $0.closed != nil || $0.written >= target }
                 if isClosed { throw EngineClosedError() }
@@ -125,16 +131,55 @@ final class EngineSocket: Sendable {
         }
     }
 
+    /// Queues packets without waiting, for a sender on an event loop that keeps to the high-water
+    /// mark itself (``hasRoom`` and ``whenRoom(_:)``).
+    ///
+    /// - Throws: ``EngineClosedError`` once the session is closed or closing (nothing is queued).
+    func enqueue(_ packets: [EnginePacket]) throws(EngineClosedError) {
+        let queued = state.withLock { state -> Bool in
+            guard state.closed == nil, state.closing == nil else { return false }
+            Self.append(packets, to: &state)
+            return true
+        }
+        guard queued else { throw EngineClosedError() }
+        packetsQueued()
+    }
+
+    /// Whether less than the high-water mark is queued (or the session is closing, so that the
+    /// sender finds out from ``enqueue(_:)``). When not, `observer` is called once (from whichever
+    /// thread takes packets out, or closes the session) as soon as there is room again.
+    func whenRoom(_ observer: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { state in
+            if state.closed != nil || state.closing != nil || state.queuedBytes < configuration.outboundHighWater { return true }
+            state.roomObserver = observer
+            return false
+        }
+    }
+
+    @discardableResult
+    private static func append(_ packets: [EnginePacket], to state: inout State) -> UInt64 {
+        for packet in packets {
+            state.queue.append(packet)
+            state.queuedBytes += packet.encodedSize
+        }
+        state.enqueued += UInt64(packets.count)
+        return state.enqueued
+    }
+
+    /// Hands what was just queued on: a waiting poll, or the WebSocket's writer job.
+    private func packetsQueued() {
+        wakeReaders()
+        scheduleWebSocketWrite()
+    }
+
     /// Queues a control packet (ping, noop) regardless of the high-water mark.
     func sendControl(_ packet: EnginePacket) {
         let queued = state.withLock { state -> Bool in
             guard state.closed == nil, state.closing == nil else { return false }
-            state.queue.append(packet)
-            state.queuedBytes += packet.encodedSize
-            state.enqueued += 1
+            Self.append([packet], to: &state)
             return true
         }
-        if queued { wakeReaders() }
+        if queued { packetsQueued() }
     }
 
     // MARK: Draining
@@ -186,31 +231,7 @@ final class EngineSocket: Sendable {
         }
     }
 
-    /// The WebSocket writer's next packets, or `nil` once the session is closed.
-    func nextForWebSocket() async -> [EnginePacket]? {
-        while true {
-            let ready: [EnginePacket]?? = state.withLock { state in
-                if state.closed != nil { return .some(nil) }
-                guard !state.queue.isEmpty else { return nil }
-                return .some(take(&state, upTo: configuration.maxPayload))
-            }
-            if let ready {
-                wakeSenders()
-                return ready
-            }
-            if Task.isCancelled { return nil }
-            await wait(.readers) { $0.closed != nil || !$0.queue.isEmpty }
-        }
-    }
-
-    /// The WebSocket writer wrote `count` packets it got from ``nextForWebSocket()``.
-    func markWritten(_ count: Int) {
-        state.withLock { $0.written += UInt64(count) }
-        closeIfSaidAll()
-        wakeSenders()
-    }
-
-    private func take(_ state: inout State, upTo limit: Int) -> [EnginePacket] {
+    func take(_ state: inout State, upTo limit: Int) -> [EnginePacket] {
         var taken: [EnginePacket] = []
         var size = 0
         while let packet = state.queue.first, taken.isEmpty || size + packet.encodedSize + 1 <= limit {
@@ -319,21 +340,17 @@ final class EngineSocket: Sendable {
         let queued = state.withLock { state -> Bool in
             guard state.closed == nil, state.closing == nil else { return false }
             state.closing = reason
-            for packet in packets {
-                state.queue.append(packet)
-                state.queuedBytes += packet.encodedSize
-            }
-            state.enqueued += UInt64(packets.count)
+            Self.append(packets, to: &state)
             return true
         }
         guard queued else { return }
         inboundContinuation.finish()
-        wakeReaders()
+        packetsQueued()
         closeIfSaidAll()
     }
 
     /// Closes a closing session once everything queued was written.
-    private func closeIfSaidAll() {
+    func closeIfSaidAll() {
         let reason = state.withLock { state -> CloseReason? in
             guard state.closed == nil, let reason = state.closing, state.written >= state.enqueued else { return nil }
             return reason
@@ -344,26 +361,38 @@ final class EngineSocket: Sendable {
     /// Ends the session: the layer above sees its inbound stream finish, waiters wake, and the
     /// server forgets the `sid`. Idempotent.
     func close(_ reason: CloseReason) {
-        let (first, heartbeat) = state.withLock { state -> (Bool, Scheduled<Void>?) in
-            guard state.closed == nil else { return (false, nil) }
+        let (first, heartbeat, closers, room) = state.withLock { state -> (Bool, Scheduled<Void>?, [CheckedContinuation<Void, Never>], (@Sendable () -> Void)?) in
+            guard state.closed == nil else { return (false, nil, [], nil) }
             state.closed = reason
-            defer { state.heartbeat = nil }
-            return (true, state.heartbeat)
+            defer {
+                state.heartbeat = nil
+                state.closers.removeAll()
+                state.roomObserver = nil
+                state.webSocket = nil
+            }
+            return (true, state.heartbeat, Array(state.closers.values), state.roomObserver)
         }
         guard first else { return }
         heartbeat?.cancel()
         ticket?.release()
         wakeReaders()
         wakeSenders()
+        for closer in closers { closer.resume() }
+        room?()  // a waiting loop-driven sender learns that the session ended
         inboundContinuation.finish()
         onClose(self)
     }
 
     var closeReason: CloseReason? { state.withLock { $0.closed } }
 
+    /// Returns once the session is closed.
+    func closed() async {
+        await wait(.closers) { $0.closed != nil }
+    }
+
     // MARK: Waiting
 
-    private enum WaitList { case readers, senders }
+    private enum WaitList { case readers, senders, closers }
 
     private func wait(_ list: WaitList, until ready: @escaping @Sendable (State) -> Bool) async {
         let token = state.withLock { state -> UInt64 in
@@ -377,6 +406,7 @@ final class EngineSocket: Sendable {
                     switch list {
                     case .readers: state.readers[token] = continuation
                     case .senders: state.senders[token] = continuation
+                    case .closers: state.closers[token] = continuation
                     }
                     return false
                 }
@@ -387,6 +417,7 @@ final class EngineSocket: Sendable {
                 switch list {
                 case .readers: state.readers.removeValue(forKey: token)
                 case .senders: state.senders.removeValue(forKey: token)
+                case .closers: state.closers.removeValue(forKey: token)
                 }
             }
             waiter?.resume()
@@ -401,12 +432,20 @@ final class EngineSocket: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    private func wakeSenders() {
-        let waiters = state.withLock { state in
+    /// Packets left the queue: senders waiting for room or for their packets to go out wake, and
+    /// so does a loop-driven sender once there is room.
+    func wakeSenders() {
+        let (waiters, room) = state.withLock { state -> ([CheckedContinuation<Void, Never>], (@Sendable () -> Void)?) in
+            var room: (@Sendable () -> Void)?
+            if state.roomObserver != nil, state.queuedBytes < configuration.outboundHighWater {
+                swap(&room, &state.roomObserver)
+            }
+            guard !state.senders.isEmpty else { return ([], room) }
             defer { state.senders.removeAll() }
-            return Array(state.senders.values)
+            return (Array(state.senders.values), room)
         }
         for waiter in waiters { waiter.resume() }
+        room?()
     }
 }
 

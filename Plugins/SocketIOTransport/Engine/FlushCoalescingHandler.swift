@@ -6,19 +6,24 @@ import NIOCore
 /// An Engine.IO packet over a WebSocket is a frame of its own. WSCore's writer hands each frame
 /// to the channel as a separate write followed by a flush, which cost one system call per event
 /// for every subscriber (measured: half of the relay's CPU at 1 → 10 went to those writes).
-/// Events now go out through `EngineServer.write(_:to:)`, one flush per wake of the session's
-/// writer; this handler still merges the flushes of several wakes, and of WSCore's own writes
+/// Events now go out from the session's writer job (EngineSocket+WebSocket.swift), one flush per
+/// job; this handler still merges the flushes of several jobs, and of WSCore's own writes
 /// (the handshake, pongs), that reach the loop in one turn, so they leave in one `writev`. Each
-/// is still its own frame. Nothing waits longer than the loop turn it arrived in.
+/// is still its own frame. Nothing waits longer than the loop turn it arrived in. It also tells
+/// the session when the channel is writable again (`onWritable`), so that packets held back
+/// while the client was not reading go out.
 ///
 /// A close flushes first, so nothing written before it is lost. Added at the head end of the
 /// pipeline while a Socket.IO WebSocket upgrade is decided; it stays for the connection's life.
 ///
 /// Ownership: a channel handler, confined to its channel's event loop.
-final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChannelHandler {
+final class FlushCoalescingHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
     typealias OutboundIn = NIOAny
 
     private var flushPending = false
+    /// Called when the channel becomes writable again (set by ``EngineSocket/attach(_:)``).
+    var onWritable: (@Sendable () -> Void)?
 
     /// Adds a coalescer to `channel` (at most one), from any thread.
     static func add(to channel: any Channel) async throws {
@@ -41,6 +46,12 @@ final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChannelHand
 
     func handlerRemoved(context: ChannelHandlerContext) {
         flushPending = false  // the channel is gone: the pending flush has nothing to do
+        onWritable = nil
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { onWritable?() }
+        context.fireChannelWritabilityChanged()
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {

@@ -66,6 +66,12 @@ final class SocketIOSocket: Sendable {
         finish()
     }
 
+    /// ``disconnect()`` for a caller on an event loop: queues DISCONNECT without waiting for room.
+    func disconnectNow() {
+        try? engine.enqueue([.text(SocketIOPacket(.disconnect, namespace: namespace).encodeHeaderAndPayload())])
+        finish()
+    }
+
     /// Queues the packet's text part and its attachments together, so nothing interleaves.
     func send(_ packet: SocketIOPacket) async throws(EngineClosedError) {
         var packets = [EnginePacket.text(packet.encodeHeaderAndPayload())]

@@ -143,78 +143,28 @@ struct TetherNamespace: SocketIONamespace {
         return live
     }
 
-    /// Live delivery and the client's requests, side by side, until either ends. Returns why.
+    /// Live delivery (``LiveDelivery``, on the session's event loop) and the client's requests
+    /// (here), until either ends. Returns why.
     private func runLive(session: Session, socket: SocketIOSocket, pending: [Event]) async -> String {
         let requests = SeedRequests(relay: relay, session: session, socket: socket)
-        return await withTaskGroup(of: String.self) { group in
-            group.addTask { await deliver(session: session, socket: socket, pending: pending) }
-            group.addTask {
-                for await event in socket.inbound {
-                    session.touch()
-                    await requests.answer(event)
-                }
-                return socket.engine.isClosed ? "connection closed (\(socket.engine.closeReason?.rawValue ?? "?"))" : "client disconnected"
-            }
-            let reason = await group.next() ?? "ended"
-            group.cancelAll()
-            socket.finish()
-            return reason
+        let delivery = LiveDelivery.start(
+            session: session, socket: socket, pending: pending,
+            offsetEpoch: configuration.recovery ? session.welcome.epoch : nil, window: relay.configuration.window
+        )
+        // Delivery that ends by itself finishes the socket, which ends this loop.
+        for await event in socket.inbound {
+            session.touch()
+            await requests.answer(event)
         }
+        delivery.cancel()
+        socket.finish()
+        if let reason = delivery.reason { return reason }
+        return socket.engine.isClosed ? "connection closed (\(socket.engine.closeReason?.rawValue ?? "?"))" : "client disconnected"
     }
 
-    /// Emits the session's events as `claude_event`s (gaps as `event_gap`) until it ends.
-    private func deliver(session: Session, socket: SocketIOSocket, pending: [Event]) async -> String {
-        let epoch = session.welcome.epoch
-        var buffer = pending
-        buffer.reserveCapacity(relay.configuration.window)
-        do {
-            while true {
-                if !buffer.isEmpty {
-                    var packets: [EnginePacket] = []
-                    packets.reserveCapacity(buffer.count)
-                    for event in buffer {
-                        packets.append(.text(Self.eventMessage(event, offsetEpoch: configuration.recovery ? epoch : nil, namespace: socket.namespace)))
-                    }
-                    try await socket.engine.send(packets)
-                    // Queued, not confirmed (see above); pending events may be acked already.
-                    try? session.ack(buffer[buffer.count - 1].seq, confirmed: false)
-                }
-                buffer.removeAll(keepingCapacity: true)
-                if case .gap(let gap) = try await session.next(into: &buffer) {
-                    try await socket.emit("event_gap", [SeedEvents.gap(gap)])
-                }
-            }
-        } catch let error as RelayError {
-            await socket.disconnect()
-            return error.message
-        } catch is CancellationError {
-            return "client disconnected"
-        } catch {
-            return "connection closed"
-        }
-    }
-
-    /// One relay event as the Socket.IO EVENT packet a subscriber is sent,
-    /// `2[<namespace>,]["claude_event",<event>(,"<epoch>:<seq>")]`, built in one buffer from the
-    /// event's shared JSON: the bytes `SocketIOPacket.event(...).encodeHeaderAndPayload()` gives,
-    /// without its argument array, offset string and two intermediate copies per subscriber
-    /// (issue 16). `offsetEpoch` is nil when recovery is off.
+    /// One relay event as the Socket.IO EVENT packet a subscriber is sent (see ``EventMessage``).
     static func eventMessage(_ event: Event, offsetEpoch: Epoch?, namespace: String) -> [UInt8] {
-        let json = SeedEvents.event(event)
-        var w = JSONWriter(capacity: json.count + namespace.utf8.count + 64)
-        w.raw("2")
-        if namespace != "/" {
-            w.raw(Array(namespace.utf8))
-            w.raw(",")
-        }
-        w.raw("[\"claude_event\",")
-        w.raw(json)
-        if let offsetEpoch {
-            w.raw(",")
-            w.string(TetherAuth.offset(epoch: offsetEpoch, seq: event.seq))
-        }
-        w.raw("]")
-        return w.bytes
+        EventMessage(offsetEpoch: offsetEpoch, namespace: namespace).bytes(event)
     }
 
     static func errorData(_ error: RelayError) -> [UInt8] {
@@ -222,6 +172,50 @@ struct TetherNamespace: SocketIONamespace {
         w.raw("{\"code\":")
         w.string(error.code.rawValue)
         w.raw("}")
+        return w.bytes
+    }
+}
+
+/// The Socket.IO EVENT packet a subscriber is sent for a relay event,
+/// `2[<namespace>,]["claude_event",<event>(,"<epoch>:<seq>")]`, built in one buffer from the
+/// event's shared JSON: the bytes `SocketIOPacket.event(...).encodeHeaderAndPayload()` gives,
+/// without its argument array, offset string and two intermediate copies per subscriber
+/// (issue 16). What does not depend on the event (the head, the escaped epoch) is made once
+/// per subscriber, here, not per event. `offsetEpoch` is nil when recovery is off.
+struct EventMessage: Sendable {
+    private let head: [UInt8]
+    /// `,"<epoch>:`, escaped, or nil without recovery.
+    private let offsetHead: [UInt8]?
+
+    init(offsetEpoch: Epoch?, namespace: String) {
+        var w = JSONWriter(capacity: namespace.utf8.count + 20)
+        w.raw("2")
+        if namespace != "/" {
+            w.raw(Array(namespace.utf8))
+            w.raw(",")
+        }
+        w.raw("[\"claude_event\",")
+        head = w.bytes
+        offsetHead = offsetEpoch.map { epoch in
+            var w = JSONWriter(capacity: epoch.rawValue.utf8.count + 8)
+            w.raw(",")
+            w.string(epoch.rawValue + ":")
+            w.bytes.removeLast()  // the closing quote goes after the sequence number
+            return w.bytes
+        }
+    }
+
+    func bytes(_ event: Event) -> [UInt8] {
+        let json = SeedEvents.event(event)
+        var w = JSONWriter(capacity: head.count + json.count + (offsetHead?.count ?? 0) + 24)
+        w.raw(head)
+        w.raw(json)
+        if let offsetHead {
+            w.raw(offsetHead)
+            w.number(event.seq)
+            w.raw("\"")
+        }
+        w.raw("]")
         return w.bytes
     }
 }
