@@ -132,7 +132,7 @@ final class EngineSocket: Sendable {
     }
 
     /// Queues packets without waiting, for a sender on an event loop that keeps to the high-water
-    /// mark itself (``hasRoom`` and ``whenRoom(_:)``).
+    /// mark itself (``whenRoom(_:)``).
     ///
     /// - Throws: ``EngineClosedError`` once the session is closed or closing (nothing is queued).
     func enqueue(_ packets: [EnginePacket]) throws(EngineClosedError) {
