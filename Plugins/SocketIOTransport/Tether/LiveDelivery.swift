@@ -15,7 +15,7 @@ import TetherCore
 /// is queued (see ``TetherNamespace``).
 ///
 /// Ownership: every stored `var` is confined to `loop` (the object is made there by
-/// ``start(session:socket:pending:offsetEpoch:window:)`` and only touched in jobs on it); others
+/// ``start(session:socket:pending:offsetEpoch:)`` and only touched in jobs on it); others
 /// reach it through `NIOLoopBound`. Stopping it, and why it ended, go through its ``Control``.
 final class LiveDelivery {
     /// Polls per drain before the loop is given back to other connections.
@@ -27,7 +27,9 @@ final class LiveDelivery {
     private let message: EventMessage
     private let control: Control
 
-    private var events: [Event]
+    /// The events of one poll. No capacity up front (a window's worth is 16 KB, which an idle
+    /// subscriber never uses): it grows with the largest poll and is kept from poll to poll.
+    private var events: [Event] = []
     private var drainScheduled = false
     private var storeReading = false
     /// The fan-out's and the queue's wake: a drain on this loop. Made once.
@@ -54,22 +56,20 @@ final class LiveDelivery {
         }
     }
 
-    private init(session: Session, socket: SocketIOSocket, loop: any EventLoop, pending: [Event], offsetEpoch: Epoch?, window: Int, control: Control) {
+    private init(session: Session, socket: SocketIOSocket, loop: any EventLoop, offsetEpoch: Epoch?, control: Control) {
         self.session = session
         self.socket = socket
         self.loop = loop
         self.message = EventMessage(offsetEpoch: offsetEpoch, namespace: socket.namespace)
         self.control = control
-        events = []
-        events.reserveCapacity(max(window, pending.count))
     }
 
     /// Starts delivering on the Engine.IO session's loop, `pending` first.
-    static func start(session: Session, socket: SocketIOSocket, pending: [Event], offsetEpoch: Epoch?, window: Int) -> Control {
+    static func start(session: Session, socket: SocketIOSocket, pending: [Event], offsetEpoch: Epoch?) -> Control {
         let loop = socket.engine.loop
         let control = Control()
         loop.execute {
-            let delivery = LiveDelivery(session: session, socket: socket, loop: loop, pending: pending, offsetEpoch: offsetEpoch, window: window, control: control)
+            let delivery = LiveDelivery(session: session, socket: socket, loop: loop, offsetEpoch: offsetEpoch, control: control)
             let bound = NIOLoopBound(delivery, eventLoop: loop)
             delivery.wake = { loop.execute { bound.value.runScheduledDrain() } }
             guard delivery.queue(pending) else { return }

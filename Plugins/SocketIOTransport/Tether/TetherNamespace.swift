@@ -149,7 +149,7 @@ struct TetherNamespace: SocketIONamespace {
         let requests = SeedRequests(relay: relay, session: session, socket: socket)
         let delivery = LiveDelivery.start(
             session: session, socket: socket, pending: pending,
-            offsetEpoch: configuration.recovery ? session.welcome.epoch : nil, window: relay.configuration.window
+            offsetEpoch: configuration.recovery ? session.welcome.epoch : nil
         )
         // Delivery that ends by itself finishes the socket, which ends this loop.
         for await event in socket.inbound {
