@@ -13,13 +13,7 @@ struct SocketIOBackpressureTests {
     @Test func aWebSocketClientThatStopsReadingGetsEveryEventInOrderWhenItReadsAgain() async throws {
         // Pings every 10 minutes: no ping may be what restarts a stalled delivery.
         let relay = try await RelayProcess.start(arguments: ["--store", "memory"], environment: ["TETHER_TRANSPORT_SOCKETIO_PING_INTERVAL_MS": "600000"])
-        let socket = try RawTCPConnection(port: relay.port)
-        try await socket.send(RawTCPConnection.webSocketUpgrade("/socket.io/?EIO=4&transport=websocket", port: relay.port))
-        let (opening, _) = await socket.read { String(decoding: $0, as: UTF8.self).contains(#""sid""#) }
-        try #require(String(decoding: opening, as: UTF8.self).hasPrefix("HTTP/1.1 101"), "\(String(decoding: opening, as: UTF8.self))")
-        try await socket.send(RawTCPConnection.webSocketFrame(Array("40".utf8)))
-        let (joined, _) = await socket.read { String(decoding: $0, as: UTF8.self).contains("connection_established") }
-        try #require(String(decoding: joined, as: UTF8.self).contains("connection_established"))
+        let socket = try await RawSocketIOClient.connected(to: relay)
 
         // 12 MB of events while the client reads nothing: more than loopback's socket buffers
         // and the session's 1 MB queue hold, so the relay has to stop and start again.

@@ -8,13 +8,7 @@ import TetherTesting
 struct SocketIOFlushTests {
     @Test func fiftyEventsPublishedTogetherLeaveInFewWrites() async throws {
         let relay = try await RelayProcess.start(arguments: ["--store", "memory"])
-        let socket = try RawTCPConnection(port: relay.port)
-        try await socket.send(RawTCPConnection.webSocketUpgrade("/socket.io/?EIO=4&transport=websocket", port: relay.port))
-        let (opening, _) = await socket.read { String(decoding: $0, as: UTF8.self).contains(#""sid""#) }
-        try #require(String(decoding: opening, as: UTF8.self).hasPrefix("HTTP/1.1 101"), "\(String(decoding: opening, as: UTF8.self))")
-        try await socket.send(RawTCPConnection.webSocketFrame(Array("40".utf8)))
-        let (joined, _) = await socket.read { String(decoding: $0, as: UTF8.self).contains("connection_established") }
-        try #require(String(decoding: joined, as: UTF8.self).contains("connection_established"), "\(String(decoding: joined, as: UTF8.self))")
+        let socket = try await RawSocketIOClient.connected(to: relay)
 
         func events(_ bytes: [UInt8]) -> Int {
             RawTCPConnection.serverTextFrames(bytes).filter { $0.hasPrefix(#"42["claude_event""#) }.count
