@@ -3,7 +3,7 @@ import Testing
 import TetherCore
 @testable import SocketIOTransport
 
-/// A relay event's Socket.IO EVENT packet is built in one buffer (`TetherNamespace.eventMessage`);
+/// A relay event's Socket.IO EVENT packet is built in one buffer (`EventMessage`);
 /// it must be byte for byte what the general packet encoder gives for the same arguments, in the
 /// default and in another namespace, with and without the recovery offset.
 @Suite struct EventMessageTests {
@@ -14,7 +14,7 @@ import TetherCore
         var arguments = [SeedEvents.event(event)]
         if recovery { arguments.append(SeedEvents.string(TetherAuth.offset(epoch: epoch, seq: event.seq))) }
         let general = SocketIOPacket.event("claude_event", arguments, namespace: namespace).encodeHeaderAndPayload()
-        let built = TetherNamespace.eventMessage(event, offsetEpoch: recovery ? epoch : nil, namespace: namespace)
+        let built = EventMessage(offsetEpoch: recovery ? epoch : nil, namespace: namespace).bytes(event)
         #expect(String(decoding: built, as: UTF8.self) == String(decoding: general, as: UTF8.self))
     }
 }

@@ -111,7 +111,7 @@ final class LiveDelivery {
             case .delivered:
                 guard queue(events) else { return }
             case .interrupted(.gap(let gap)):
-                guard enqueue([.text(SocketIOPacket.event("event_gap", [SeedEvents.gap(gap)], namespace: socket.namespace).encodeHeaderAndPayload())]) else { return }
+                guard queue(gap) else { return }
             case .waiting:
                 return
             case .needsStoreRead:
@@ -136,6 +136,12 @@ final class LiveDelivery {
         // Queued, not confirmed (see TetherNamespace); pending events may be acked already.
         try? session.ack(last.seq, confirmed: false)
         return true
+    }
+
+    /// Queues the `event_gap` that stands for events the client is no longer owed. Returns false
+    /// once the session is closed.
+    private func queue(_ gap: Gap) -> Bool {
+        enqueue([.text(SocketIOPacket.event("event_gap", [SeedEvents.gap(gap)], namespace: socket.namespace).encodeHeaderAndPayload())])
     }
 
     private func enqueue(_ packets: [EnginePacket]) -> Bool {
@@ -163,7 +169,7 @@ final class LiveDelivery {
         guard !control.isStopped else { return }
         switch result {
         case .success((.gap(let gap)?, _)):
-            guard enqueue([.text(SocketIOPacket.event("event_gap", [SeedEvents.gap(gap)], namespace: socket.namespace).encodeHeaderAndPayload())]) else { return }
+            guard queue(gap) else { return }
         case .success((nil, let page)):
             guard queue(page) else { return }
         case .failure(let error as RelayError):

@@ -162,11 +162,6 @@ struct TetherNamespace: SocketIONamespace {
         return socket.engine.isClosed ? "connection closed (\(socket.engine.closeReason?.rawValue ?? "?"))" : "client disconnected"
     }
 
-    /// One relay event as the Socket.IO EVENT packet a subscriber is sent (see ``EventMessage``).
-    static func eventMessage(_ event: Event, offsetEpoch: Epoch?, namespace: String) -> [UInt8] {
-        EventMessage(offsetEpoch: offsetEpoch, namespace: namespace).bytes(event)
-    }
-
     static func errorData(_ error: RelayError) -> [UInt8] {
         var w = JSONWriter()
         w.raw("{\"code\":")
